@@ -1,0 +1,1 @@
+"""Chat sessions: storage, history, commands and transcripts (pure; no pygls here)."""

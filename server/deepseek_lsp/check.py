@@ -1,0 +1,105 @@
+"""`deepseek-lsp check`: one screen that tells a new user whether the set-up works, and what to do."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+from . import __version__
+from .client import ClientConfig, DeepSeekClient
+from .errors import DeepSeekError
+from .services import MODEL_PREFERENCE
+from .settings import Settings, SettingsError, from_env, validate
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+async def _run(settings: Settings) -> list[Check]:
+    checks: list[Check] = []
+    key = settings.key
+    checks.append(
+        Check(
+            "API key",
+            bool(key),
+            "set" if key else "not set: export DEEPSEEK_API_KEY=sk-... (platform.deepseek.com)",
+        )
+    )
+    client = DeepSeekClient(
+        ClientConfig(
+            base_url=settings.base_url,
+            api_key=key or "",
+            connect_timeout=5,
+            idle_timeout=10,
+            max_retries=0,
+        )
+    )
+    try:
+        started = time.perf_counter()
+        try:
+            models = await client.list_models()
+            ms = (time.perf_counter() - started) * 1000
+            checks.append(Check("Base URL", True, f"{settings.base_url} answers ({ms:.0f} ms)"))
+        except DeepSeekError as err:
+            reachable = err.code in ("unauthorized", "insufficient_balance", "bad_request")
+            checks.append(Check("Base URL", reachable, f"{settings.base_url}: {err.message}"))
+            return checks
+        wanted = settings.model or next((m for m in MODEL_PREFERENCE if m in models), None)
+        listed = ", ".join(models) or "none"
+        if wanted and wanted in models:
+            how = "configured" if settings.model else "chosen automatically"
+            checks.append(Check("Model", True, f"{wanted} ({how}) is listed"))
+        else:
+            checks.append(
+                Check(
+                    "Model",
+                    False,
+                    f"{wanted or 'no usable model'} is not listed; available: {listed}. "
+                    "Set deepseek.model or DEEPSEEK_MODEL to one of them.",
+                )
+            )
+        try:
+            bal = await client.balance()
+            amounts = (
+                ", ".join(f"{b.total_balance} {b.currency}" for b in bal.balance_infos) or "no balance info"
+            )
+            if bal.is_available:
+                checks.append(Check("Balance", True, amounts))
+            else:
+                checks.append(
+                    Check(
+                        "Balance",
+                        False,
+                        f"{amounts}: not enough to make requests; top up your account",
+                    )
+                )
+        except DeepSeekError as err:
+            checks.append(Check("Balance", False, err.message))
+    finally:
+        await client.aclose()
+    return checks
+
+
+def run_check(as_json: bool = False) -> int:
+    try:
+        settings = validate(from_env())
+    except SettingsError as err:
+        print(f"Invalid environment: {err}", file=sys.stderr)
+        return 2
+    checks = asyncio.run(_run(settings))
+    ok = all(c.ok for c in checks)
+    if as_json:
+        print(json.dumps({"version": __version__, "ok": ok, "checks": [asdict(c) for c in checks]}))
+    else:
+        print(f"deepseek-lsp {__version__}")
+        for c in checks:
+            print(f"  [{'ok' if c.ok else 'FAIL'}] {c.name:<9} {c.detail}")
+        print("All good." if ok else "Some checks failed; see above.")
+    return 0 if ok else 1

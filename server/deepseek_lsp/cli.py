@@ -1,0 +1,75 @@
+"""The `deepseek-lsp` command. Heavy imports happen inside each branch: cold start matters."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deepseek-lsp",
+        description="DeepSeek in any editor: a language server (stdio by default).",
+    )
+    parser.add_argument("--version", action="version", version=f"deepseek-lsp {__version__}")
+    parser.add_argument("--tcp", action="store_true", help="serve LSP over TCP instead of stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="TCP host (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
+    parser.add_argument("--log-file", help="also write the log to this file")
+    parser.add_argument("--log-level", default="info", choices=["error", "warning", "info", "debug"])
+    sub = parser.add_subparsers(dest="command", metavar="{check,demo,fake-server}")
+
+    check = sub.add_parser("check", help="check the key, the base URL, the model and the balance")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    demo = sub.add_parser("demo", help="explain a sample file against a built-in fake DeepSeek")
+    demo.add_argument("file", nargs="?", help="a file to explain (default: a bundled sample)")
+
+    sub.add_parser(
+        "fake-server",
+        help="run the fake DeepSeek used by tests and the demo (see `fake-server --help`)",
+        add_help=False,
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, extra = build_parser().parse_known_args(argv)
+    if extra and args.command != "fake-server":
+        build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "check":
+        from .check import run_check
+
+        return run_check(as_json=args.json)
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(args.file)
+    if args.command == "fake-server":
+        from .fake.__main__ import main as fake_main
+
+        return fake_main(extra)
+    return serve(args)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from . import logs
+
+    logs.setup(args.log_level, args.log_file)
+    from .server import create_server
+
+    server = create_server()
+    if args.tcp:
+        server.start_tcp(args.host, args.port)
+        return 0
+    # Only LSP frames may reach stdout: hand pygls the real stdout, point print() at stderr.
+    stdout = sys.stdout.buffer
+    sys.stdout = sys.stderr
+    server.start_io(sys.stdin.buffer, stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

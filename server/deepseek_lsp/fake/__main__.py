@@ -1,0 +1,87 @@
+"""`deepseek-lsp fake-server` / `python -m deepseek_lsp.fake`: the fake DeepSeek as a process.
+
+Editor-client tests and benchmarks run outside pytest's event loop, so they start the fake as a
+separate process, read the one line it prints to learn its URL, and script it over `/_fake/*`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from deepseek_lsp.fake.script import Reply
+from deepseek_lsp.fake.server import FakeDeepSeek
+
+
+def load_script(path: Path) -> list[Reply]:
+    """Replies from a JSON file holding one Reply object or a list of them."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    items = data if isinstance(data, list) else [data]
+    return [Reply.model_validate(item) for item in items]
+
+
+async def serve_forever(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    script: Path | None = None,
+    *,
+    api_key: str | None = "sk-fake",
+    default_delay: float = 0.015,
+) -> None:
+    """Serve until SIGINT/SIGTERM; print `fake DeepSeek listening on URL` once listening."""
+    fake = FakeDeepSeek(host=host, port=port, api_key=api_key, default_delay=default_delay)
+    if script is not None:
+        fake.enqueue(*load_script(script))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with fake:
+        print(f"fake DeepSeek listening on {fake.base_url}", flush=True)
+        await stop.wait()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: `--host`, `--port`, `--script`, `--api-key K` or `--any-key`, `--delay`."""
+    parser = argparse.ArgumentParser(
+        prog="deepseek-lsp fake-server",
+        description="Run a fake DeepSeek API on 127.0.0.1 (scriptable over /_fake/*).",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    parser.add_argument("--script", type=Path, help="JSON file: a list of Reply objects to queue")
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument("--api-key", default="sk-fake", help="the accepted key (default sk-fake)")
+    keys.add_argument("--any-key", action="store_true", help="accept any key, or none")
+    parser.add_argument(
+        "--delay", type=float, default=0.015, help="default seconds between chunks (0.015)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        replies_path: Path | None = args.script
+        if replies_path is not None:
+            load_script(replies_path)  # fail early, before printing the listening line
+        asyncio.run(
+            serve_forever(
+                args.host,
+                args.port,
+                replies_path,
+                api_key=None if args.any_key else args.api_key,
+                default_delay=args.delay,
+            )
+        )
+    except (OSError, ValueError) as exc:
+        print(f"fake-server: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

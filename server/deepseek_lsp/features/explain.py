@@ -1,0 +1,102 @@
+"""Explain: `deepseek.explain`, and the hover that shows the explanation afterwards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lsprotocol import types
+
+from .. import prompts
+from ..errors import DeepSeekError
+from ..jobs import Job
+from ..positions import Pos, lsp_range
+from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
+from .common import Args, LspRange, context_note, gather_context, parse_args, snapshot
+
+COMMAND = "deepseek.explain"
+
+
+class ExplainArgs(Args):
+    uri: str
+    range: LspRange
+
+
+def register(ls: DeepSeekLanguageServer) -> None:
+    @ls.command(COMMAND)
+    def explain(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, str]:
+        a = parse_args(ExplainArgs, args, COMMAND)
+        return {"jobId": start_explain(ls, a.uri, a.range.to_lsp()).id}
+
+    @ls.feature(types.TEXT_DOCUMENT_HOVER)
+    def hover(ls: DeepSeekLanguageServer, params: types.HoverParams) -> types.Hover | None:
+        job = explanation_at(ls, params.text_document.uri, params.position)
+        if job is None:
+            return None
+        return types.Hover(
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=hover_text(job)),
+            range=_to_range(job.range) if job.range else None,
+        )
+
+
+def start_explain(ls: DeepSeekLanguageServer, uri: str, rng: types.Range) -> Job:
+    doc = snapshot(ls, uri)
+    start, end = ls.offsets(doc.text, rng)
+    if start == end:
+        start, end = _line_span(doc.text, start)  # an empty range explains its line
+    job_range = lsp_range(doc.text, start, end, ls.encoding)
+
+    async def run(job: Job) -> None:
+        prompt, built = await gather_context(ls, "explain", doc, start, end)
+        if built.excluded:
+            raise DeepSeekError(
+                "bad_request",
+                f"{built.path} matches deepseek.excludePatterns, so it is never sent to DeepSeek.",
+            )
+        job.emit(context=context_note(built))
+        result = await ls.services.stream_to_job(job, prompts.explain_messages(prompt))
+        job.finish("done", finish_reason=result.finish_reason)
+
+    return ls.services.jobs.start(
+        "explain",
+        run,
+        uri=uri,
+        range=job_range,
+        title="DeepSeek: Explain",
+        request_id=ls.protocol.msg_id,
+    )
+
+
+def _line_span(text: str, offset: int) -> tuple[int, int]:
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    return start, len(text) if end < 0 else end
+
+
+def explanation_at(ls: DeepSeekLanguageServer, uri: str, pos: types.Position) -> Job | None:
+    """The newest explanation whose range holds `pos` (streaming ones included)."""
+    p = Pos(pos.line, pos.character)
+    for job in ls.services.jobs.latest("explain"):
+        if job.uri != uri or job.range is None or job.state == "failed":
+            continue
+        r = job.range
+        start = Pos(r["start"]["line"], r["start"]["character"])
+        end = Pos(r["end"]["line"], r["end"]["character"])
+        if start <= p <= end and (job.content or not job.finished):
+            return job
+    return None
+
+
+def hover_text(job: Job) -> str:
+    text = job.text
+    if not job.finished:
+        return (text + " …" if text else "*DeepSeek is thinking…*") + "\n\n*(streaming)*"
+    if job.state == "cancelled":
+        return text + "\n\n*(cancelled)*"
+    return text
+
+
+def _to_range(r: dict[str, Any]) -> types.Range:
+    return types.Range(
+        start=types.Position(**r["start"]),
+        end=types.Position(**r["end"]),
+    )

@@ -1,0 +1,45 @@
+"""The JSON body of a chat completion request, from settings.
+
+Thinking is a per-model affair: `deepseek-reasoner` always thinks and takes no switch; the V4
+models think unless told `thinking: {"type": "disabled"}`; `deepseek-chat` never thinks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .settings import Settings
+
+LEGACY_NON_THINKING = "deepseek-chat"
+LEGACY_THINKING = "deepseek-reasoner"
+
+
+def chat_body(
+    settings: Settings,
+    model: str,
+    messages: list[dict[str, Any]],
+    *,
+    thinking: bool | None = None,
+    max_tokens: int | None = None,
+) -> dict[str, Any]:
+    think = settings.thinking if thinking is None else thinking
+    if think and model == LEGACY_NON_THINKING:
+        model = LEGACY_THINKING  # the 2025 way to ask for thinking
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    if model not in (LEGACY_NON_THINKING, LEGACY_THINKING):
+        body["thinking"] = {"type": "enabled" if think else "disabled"}
+        if think and settings.reasoning_effort:
+            body["reasoning_effort"] = settings.reasoning_effort
+    if settings.temperature is not None and not think:
+        body["temperature"] = settings.temperature
+    limit = max_tokens or settings.max_tokens
+    if limit:
+        body["max_tokens"] = limit
+    return body
+
+
+def is_thinking(body: dict[str, Any]) -> bool:
+    if body.get("model") == LEGACY_THINKING:
+        return True
+    thinking = body.get("thinking")
+    return isinstance(thinking, dict) and thinking.get("type") == "enabled"

@@ -1,0 +1,203 @@
+"""The services every feature shares, built once per server and injected (no pygls here).
+
+Settings changes flow through `apply_settings`, which keeps the last valid settings when a
+layer is bad, and reconfigures the one pooled DeepSeek client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import settings as settings_mod
+from .api import Usage
+from .client import ClientConfig, DeepSeekClient, StreamResult
+from .errors import DeepSeekError
+from .jobs import Job, JobHost, JobRegistry
+from .logs import redact
+from .payload import chat_body
+from .settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+# Preferred when `deepseek.model` is unset: the cheapest current non-reasoning model listed.
+MODEL_PREFERENCE = ("deepseek-flash", "deepseek-v4-flash", "deepseek-chat")
+FALLBACK_MODEL = "deepseek-chat"
+
+
+@dataclass
+class UsageTotals:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cache_hit: int = 0
+    cache_miss: int = 0
+    reasoning_tokens: int = 0
+    cost: float = 0.0
+
+    def add(self, usage: dict[str, Any]) -> None:
+        self.requests += 1
+        self.prompt_tokens += usage.get("promptTokens", 0)
+        self.completion_tokens += usage.get("completionTokens", 0)
+        self.cache_hit += usage.get("promptCacheHitTokens", 0)
+        self.cache_miss += usage.get("promptCacheMissTokens", 0)
+        self.reasoning_tokens += usage.get("reasoningTokens", 0)
+        self.cost += usage.get("cost", 0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        share = self.cache_hit / self.prompt_tokens if self.prompt_tokens else 0.0
+        return {
+            "requests": self.requests,
+            "promptTokens": self.prompt_tokens,
+            "completionTokens": self.completion_tokens,
+            "promptCacheHitTokens": self.cache_hit,
+            "promptCacheMissTokens": self.cache_miss,
+            "reasoningTokens": self.reasoning_tokens,
+            "cacheHitShare": round(share, 4),
+            "cost": round(self.cost, 6),
+        }
+
+
+@dataclass
+class Services:
+    host: JobHost
+    env: Mapping[str, str] | None = None
+    settings: Settings = field(init=False)
+    client: DeepSeekClient = field(init=False)
+    jobs: JobRegistry = field(init=False)
+    totals: UsageTotals = field(default_factory=UsageTotals)
+    # Features add fields to `deepseek.status` here (e.g. "chat": session usage); name -> provider.
+    status_extra: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    _layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _auto_model: asyncio.Future[str] | None = None
+
+    def __post_init__(self) -> None:
+        self._layers["env"] = settings_mod.from_env(self.env)
+        try:
+            self.settings = settings_mod.validate(self._layers["env"])
+        except SettingsError as err:
+            self.host.show_error(f"deepseek-lsp: invalid environment: {err}")
+            self._layers["env"] = {}
+            self.settings = Settings()
+        redact.add(self.settings.key)
+        self.client = DeepSeekClient(self._client_config())
+        self.jobs = JobRegistry(self.host)
+
+    def _client_config(self) -> ClientConfig:
+        s = self.settings
+        return ClientConfig(
+            base_url=s.base_url,
+            api_key=s.key,
+            connect_timeout=s.timeouts.connect,
+            idle_timeout=s.timeouts.idle,
+            max_retries=s.max_retries,
+        )
+
+    def apply_settings(self, layer: str, values: Mapping[str, Any] | None) -> list[str]:
+        """Replace one settings layer; returns the problems (empty when all is well)."""
+        candidate = dict(self._layers)
+        candidate[layer] = dict(values or {})
+        order = ("env", "init", "workspace")
+        merged = settings_mod.merge(*(candidate.get(k) for k in order))
+        try:
+            new = settings_mod.validate(merged)
+        except SettingsError as err:
+            return err.problems
+        self._layers = candidate
+        if new.model != self.settings.model or new.base_url != self.settings.base_url:
+            self._auto_model = None
+        self.settings = new
+        redact.add(new.key)
+        self.client.reconfigure(self._client_config())
+        return []
+
+    async def model(self) -> str:
+        """The configured model, or the preferred one that GET /models lists (asked once)."""
+        if self.settings.model:
+            return self.settings.model
+        if self._auto_model is None:
+            self._auto_model = asyncio.ensure_future(self._pick_model())
+        return await asyncio.shield(self._auto_model)
+
+    async def _pick_model(self) -> str:
+        try:
+            listed = await self.client.list_models()
+        except DeepSeekError as err:
+            log.info("GET /models failed (%s); using %s", err.code, FALLBACK_MODEL)
+            self._auto_model = None  # ask again next time
+            return FALLBACK_MODEL
+        for name in MODEL_PREFERENCE:
+            if name in listed:
+                return name
+        return listed[0] if listed else FALLBACK_MODEL
+
+    def usage_json(self, model: str, usage: Usage | None) -> dict[str, Any] | None:
+        if usage is None:
+            return None
+        price = self.settings.prices.get(model)
+        cost = 0.0
+        if price is not None:
+            cost = (
+                usage.cache_hit * price.hit
+                + usage.cache_miss * price.miss
+                + usage.completion_tokens * price.output
+            ) / 1_000_000
+        return {
+            "promptTokens": usage.prompt_tokens,
+            "completionTokens": usage.completion_tokens,
+            "promptCacheHitTokens": usage.cache_hit,
+            "promptCacheMissTokens": usage.cache_miss,
+            "reasoningTokens": usage.reasoning_tokens,
+            "cost": round(cost, 8),
+        }
+
+    async def stream_to_job(
+        self,
+        job: Job,
+        messages: list[dict[str, Any]],
+        *,
+        thinking: bool | None = None,
+        max_tokens: int | None = None,
+        beta: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> StreamResult:
+        """The common path: ask DeepSeek and stream every delta into the job's notifications."""
+        model = await self.model()
+        body = chat_body(self.settings, model, messages, thinking=thinking, max_tokens=max_tokens)
+        body.update(extra or {})
+        result = StreamResult()
+        async for delta in self.client.stream_chat(body, result, beta=beta):
+            job.emit(content=delta.content, reasoning=delta.reasoning)
+        self.record_usage(job, body["model"], result)
+        return result
+
+    def record_usage(self, job: Job, model: str, result: StreamResult) -> None:
+        job.usage = self.usage_json(model, result.usage)
+        if job.usage:
+            self.totals.add(job.usage)
+
+    def status(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "model": s.model
+            or (
+                self._auto_model.result()
+                if self._auto_model and self._auto_model.done() and not self._auto_model.cancelled()
+                else None
+            )
+            or "auto",
+            "baseUrl": s.base_url,
+            "apiKeySet": bool(s.key),
+            "thinking": s.thinking,
+            "review": s.review,
+            "jobs": [j.to_status() for j in self.jobs.running()],
+            "usage": self.totals.to_json(),
+            **{name: provide() for name, provide in self.status_extra.items()},
+        }
+
+    async def aclose(self) -> None:
+        await self.jobs.cancel_all()
+        await self.client.aclose()

@@ -1,0 +1,159 @@
+"""Settings: one pydantic model, merged from defaults < environment < initializationOptions <
+workspace configuration (section `deepseek`), keys camelCase as PROTOCOL.md says.
+
+A bad value is reported by its exact key and the last valid settings stay in force. The API key
+is a SecretStr so no repr, log line or validation error can carry it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+DEFAULT_BASE_URL = "https://api.deepseek.com"
+
+# USD per 1M tokens, from DeepSeek's pricing page; configuration, not code: `deepseek.prices`.
+DEFAULT_PRICES: dict[str, dict[str, float]] = {
+    "deepseek-chat": {"hit": 0.07, "miss": 0.56, "output": 1.68},
+    "deepseek-reasoner": {"hit": 0.07, "miss": 0.56, "output": 1.68},
+    "deepseek-v4-flash": {"hit": 0.028, "miss": 0.28, "output": 0.42},
+    "deepseek-flash": {"hit": 0.028, "miss": 0.28, "output": 0.42},
+    "deepseek-v4-pro": {"hit": 0.14, "miss": 1.4, "output": 2.8},
+}
+
+DEFAULT_EXCLUDES = (
+    ".env",
+    ".env.*",
+    "*.pem",
+    "*.key",
+    "id_rsa*",
+    "id_ed25519*",
+    "*.p12",
+    "*.pfx",
+    ".npmrc",
+    ".pypirc",
+    ".netrc",
+    "credentials*",
+    "secrets.*",
+)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+
+class Timeouts(Model):
+    connect: float = Field(10.0, gt=0, le=300)
+    idle: float = Field(120.0, gt=0, le=3600)  # between two bytes; keep-alives reset it
+
+
+class Price(Model):
+    hit: float = Field(ge=0)
+    miss: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class ActionSetting(Model):
+    """A user-defined rewrite action: `deepseek.actions`."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    title: str
+    prompt: str = Field(min_length=1)
+
+
+class Settings(Model):
+    api_key: SecretStr | None = None
+    base_url: str = DEFAULT_BASE_URL
+    model: str | None = None  # None: the newest flash model GET /models lists
+    thinking: bool = False
+    reasoning_effort: Literal["low", "medium", "high", "max"] | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, gt=0)
+    max_retries: int = Field(3, ge=0, le=10)
+    timeouts: Timeouts = Timeouts()
+    review: bool = False
+    actions: tuple[ActionSetting, ...] = ()
+    prices: dict[str, Price] = Field(
+        default_factory=lambda: {k: Price(**v) for k, v in DEFAULT_PRICES.items()}
+    )
+    context_budget: int = Field(8000, ge=500, le=1_000_000)
+    exclude_patterns: tuple[str, ...] = DEFAULT_EXCLUDES
+    mask_secrets: bool = True
+    log_level: Literal["error", "warning", "info", "debug"] = "info"
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def key(self) -> str | None:
+        return self.api_key.get_secret_value() if self.api_key else None
+
+
+class SettingsError(Exception):
+    """Invalid settings; `problems` name each exact key and never its value."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    env = os.environ if environ is None else environ
+    layer: dict[str, Any] = {}
+    for var, key in (
+        ("DEEPSEEK_API_KEY", "apiKey"),
+        ("DEEPSEEK_BASE_URL", "baseUrl"),
+        ("DEEPSEEK_MODEL", "model"),
+    ):
+        if env.get(var):
+            layer[key] = env[var]
+    return layer
+
+
+def merge(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Deep-merge dicts, later layers winning; `None` values in a layer count as unset."""
+    out: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in (layer or {}).items():
+            if value is None:
+                continue
+            if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+                out[key] = merge(out[key], value)
+            elif isinstance(value, Mapping):
+                out[key] = merge(value)
+            else:
+                out[key] = value
+    return out
+
+
+def validate(raw: Mapping[str, Any]) -> Settings:
+    try:
+        return Settings.model_validate(dict(raw))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_input=False, include_url=False):
+            key = "deepseek." + ".".join(str(p) for p in err["loc"])
+            problems.append(f"{key}: {err['msg']}")
+        raise SettingsError(problems) from None
