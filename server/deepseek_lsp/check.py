@@ -23,68 +23,58 @@ class Check:
 
 
 async def _run(settings: Settings) -> list[Check]:
-    checks: list[Check] = []
     key = settings.key
-    checks.append(
-        Check(
-            "API key",
-            bool(key),
-            "set" if key else "not set: export DEEPSEEK_API_KEY=sk-... (platform.deepseek.com)",
-        )
+    key_check = Check(
+        "API key", bool(key), "set" if key else "not set: export DEEPSEEK_API_KEY=sk-... (platform.deepseek.com)"
     )
+    checks = [key_check]
+    # Without a key, a placeholder still shows whether the base URL answers (with a 401).
     client = DeepSeekClient(
         ClientConfig(
-            base_url=settings.base_url,
-            api_key=key or "",
-            connect_timeout=5,
-            idle_timeout=10,
-            max_retries=0,
+            base_url=settings.base_url, api_key=key or "sk-none", connect_timeout=5, idle_timeout=10, max_retries=0
         )
     )
     try:
         started = time.perf_counter()
         try:
             models = await client.list_models()
-            ms = (time.perf_counter() - started) * 1000
-            checks.append(Check("Base URL", True, f"{settings.base_url} answers ({ms:.0f} ms)"))
         except DeepSeekError as err:
-            reachable = err.code in ("unauthorized", "insufficient_balance", "bad_request")
-            checks.append(Check("Base URL", reachable, f"{settings.base_url}: {err.message}"))
+            if err.code != "unauthorized":
+                checks.append(Check("Base URL", False, f"{settings.base_url}: {err.message}"))
+                return checks
+            checks.append(Check("Base URL", True, f"{settings.base_url} answers"))
+            if key:
+                key_check.ok = False
+                key_check.detail = "rejected by the server: " + err.message
             return checks
-        wanted = settings.model or next((m for m in MODEL_PREFERENCE if m in models), None)
-        listed = ", ".join(models) or "none"
-        if wanted and wanted in models:
-            how = "configured" if settings.model else "chosen automatically"
-            checks.append(Check("Model", True, f"{wanted} ({how}) is listed"))
-        else:
-            checks.append(
-                Check(
-                    "Model",
-                    False,
-                    f"{wanted or 'no usable model'} is not listed; available: {listed}. "
-                    "Set deepseek.model or DEEPSEEK_MODEL to one of them.",
-                )
-            )
+        ms = (time.perf_counter() - started) * 1000
+        checks.append(Check("Base URL", True, f"{settings.base_url} answers ({ms:.0f} ms)"))
+        checks.append(_model_check(settings, models))
         try:
             bal = await client.balance()
-            amounts = (
-                ", ".join(f"{b.total_balance} {b.currency}" for b in bal.balance_infos) or "no balance info"
-            )
+            amounts = ", ".join(f"{b.total_balance} {b.currency}" for b in bal.balance_infos) or "no balance info"
             if bal.is_available:
                 checks.append(Check("Balance", True, amounts))
             else:
-                checks.append(
-                    Check(
-                        "Balance",
-                        False,
-                        f"{amounts}: not enough to make requests; top up your account",
-                    )
-                )
+                checks.append(Check("Balance", False, f"{amounts}: not enough to make requests; top up your account"))
         except DeepSeekError as err:
             checks.append(Check("Balance", False, err.message))
     finally:
         await client.aclose()
     return checks
+
+
+def _model_check(settings: Settings, models: list[str]) -> Check:
+    wanted = settings.model or next((m for m in MODEL_PREFERENCE if m in models), None)
+    if wanted and wanted in models:
+        how = "configured" if settings.model else "chosen automatically"
+        return Check("Model", True, f"{wanted} ({how}) is listed")
+    return Check(
+        "Model",
+        False,
+        f"{wanted or 'no usable model'} is not listed; available: {', '.join(models) or 'none'}. "
+        "Set deepseek.model or DEEPSEEK_MODEL to one of them.",
+    )
 
 
 def run_check(as_json: bool = False) -> int:

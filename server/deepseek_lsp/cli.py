@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from . import __version__
@@ -62,6 +63,7 @@ def serve(args: argparse.Namespace) -> int:
 
     server = create_server()
     if args.tcp:
+        logging.getLogger(__name__).info("serving LSP on tcp://%s:%d", args.host, args.port)
         server.start_tcp(args.host, args.port)
         return 0
     # Only LSP frames may reach stdout: hand pygls the real stdout, point print() at stderr.

@@ -38,15 +38,30 @@ def dijkstra(graph, source):
     return dist
 '''
 
+SAMPLE_EXPLANATION = """\
+`dijkstra` computes the **shortest distance** from `source` to every reachable node of a
+weighted graph, using Dijkstra's algorithm with a binary heap.
+
+- `dist` holds the best distance found so far; `queue` is a min-heap of `(distance, node)`.
+- Each loop pops the closest unsettled node. If a shorter path to it was already recorded,
+  the entry is stale and skipped (`d > dist[node]`), which avoids a decrease-key operation.
+- For each edge it *relaxes* the neighbour: a shorter path updates `dist` and pushes a new entry.
+
+Runs in O((V + E) log V). Weights must be non-negative, or the result can be wrong.
+Nodes that cannot be reached are simply absent from the returned dict.
+"""
+
 
 def _field(params: Any, name: str) -> Any:
     return params.get(name) if isinstance(params, dict) else getattr(params, name, None)
 
 
-async def _demo(path: Path) -> int:
-    from .fake import FakeDeepSeek
+async def _demo(path: Path, scripted: bool) -> int:
+    from .fake import FakeDeepSeek, Reply
 
     async with FakeDeepSeek() as fake:
+        if scripted:
+            fake.enqueue(Reply(content=SAMPLE_EXPLANATION, delay=0.02))
         client = LanguageClient("deepseek-lsp-demo", "1")
         done = asyncio.Event()
         state: dict[str, Any] = {"first": None, "text": [], "final": None}
@@ -133,8 +148,8 @@ async def _demo(path: Path) -> int:
 
 def run_demo(file: str | None = None) -> int:
     if file:
-        return asyncio.run(_demo(Path(file).resolve()))
+        return asyncio.run(_demo(Path(file).resolve(), scripted=False))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "dijkstra.py"
         path.write_text(SAMPLE, encoding="utf-8")
-        return asyncio.run(_demo(path))
+        return asyncio.run(_demo(path, scripted=True))

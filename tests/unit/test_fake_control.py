@@ -18,6 +18,7 @@ import pytest
 
 import deepseek_lsp
 from deepseek_lsp.fake import FakeDeepSeek, Reply
+from deepseek_lsp.fake.__main__ import main as fake_main
 
 KEY = "sk-fake"
 # Where deepseek_lsp is imported from, so the CLI subprocess finds it installed or not.
@@ -149,9 +150,7 @@ async def test_custom_models() -> None:
     async with FakeDeepSeek(models=["m1"], default_delay=0) as fake, httpx.AsyncClient() as client:
         headers = {"Authorization": f"Bearer {KEY}"}
         body = {"model": "m1", "messages": [{"role": "user", "content": "x"}]}
-        response = await client.post(
-            f"{fake.base_url}/chat/completions", json=body, headers=headers
-        )
+        response = await client.post(f"{fake.base_url}/chat/completions", json=body, headers=headers)
         assert response.status_code == 200
         assert fake.context_limits == {"m1": 1_000_000}
 
@@ -216,6 +215,14 @@ async def test_stop_ends_hanging_responses_quickly(http: httpx.AsyncClient) -> N
         with pytest.raises(httpx.HTTPError):
             response = await task
             await response.aread()
+
+
+def test_cli_rejects_a_bad_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "replies.json"
+    script.write_text(json.dumps([{"content": "x", "no_such_option": 1}]))
+    assert fake_main(["--script", str(script)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no_such_option" in captured.err
 
 
 async def test_cli_prints_its_line_and_serves(tmp_path: Path) -> None:

@@ -163,14 +163,10 @@ async def test_reasoner_rejects_reasoning_content_in_history(http: httpx.AsyncCl
         {"role": "assistant", "content": "hello", "reasoning_content": "thought"},
         {"role": "user", "content": "again"},
     ]
-    response = await http.post(
-        "/chat/completions", json={"model": "deepseek-reasoner", "messages": messages}
-    )
+    response = await http.post("/chat/completions", json={"model": "deepseek-reasoner", "messages": messages})
     assert response.status_code == 400
     assert assert_error_shape(response.json())["message"] == REASONING_CONTENT_400
-    response = await http.post(
-        "/chat/completions", json={"model": "deepseek-v4-flash", "messages": messages}
-    )
+    response = await http.post("/chat/completions", json={"model": "deepseek-v4-flash", "messages": messages})
     assert response.status_code == 200  # V3.2+ ignores it
 
 
@@ -218,7 +214,5 @@ async def test_fim_validation(http: httpx.AsyncClient) -> None:
         "/beta/completions", json={"model": "deepseek-chat", "prompt": "x", "max_tokens": 5000}
     )
     assert response.status_code == 422
-    response = await http.post(
-        "/beta/completions", json={"model": "deepseek-reasoner", "prompt": "x"}
-    )
+    response = await http.post("/beta/completions", json={"model": "deepseek-reasoner", "prompt": "x"})
     assert response.status_code == 400

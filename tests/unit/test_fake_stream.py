@@ -89,10 +89,7 @@ async def test_raw_stream_matches_the_v3_capture(http: httpx.AsyncClient) -> Non
     assert finish["choices"][0]["delta"] == {"content": ""}
     assert finish["choices"][0]["finish_reason"] == "stop"
     usage = finish["usage"]
-    assert (
-        usage["prompt_tokens"]
-        == usage["prompt_cache_hit_tokens"] + usage["prompt_cache_miss_tokens"]
-    )
+    assert usage["prompt_tokens"] == usage["prompt_cache_hit_tokens"] + usage["prompt_cache_miss_tokens"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     assert len({p["id"] for p in payloads[:-1]}) == 1
 
@@ -147,9 +144,7 @@ async def test_scripted_content_reasoning_and_usage_through_the_sdk(fake: FakeDe
     assert (content, reasoning) == ("Hello, world!", "Let me think.")
     usage = chunks[-1].usage
     assert usage is not None
-    assert usage.completion_tokens == len(split_tokens("Hello, world!")) + len(
-        split_tokens("Let me think.")
-    )
+    assert usage.completion_tokens == len(split_tokens("Hello, world!")) + len(split_tokens("Let me think."))
     assert usage.completion_tokens_details.reasoning_tokens == len(split_tokens("Let me think."))
     assert usage.prompt_tokens_details.cached_tokens == 0
     assert chunks[-1].choices[0].finish_reason == "stop"
@@ -161,9 +156,7 @@ def test_split_tokens_round_trips() -> None:
     assert split_tokens("def f(x):") == ["def", " f", "(", "x", ")", ":"]
 
 
-async def test_explicit_chunks_are_sent_as_given(
-    fake: FakeDeepSeek, http: httpx.AsyncClient
-) -> None:
+async def test_explicit_chunks_are_sent_as_given(fake: FakeDeepSeek, http: httpx.AsyncClient) -> None:
     fake.enqueue(Reply(chunks=["Hel", "lo", " wor", "ld"]))
     payloads = events((await http.post("/chat/completions", json=chat(stream=True))).text)
     texts = [p["choices"][0]["delta"]["content"] for p in payloads[1:-2]]
@@ -233,9 +226,7 @@ async def test_cut_clean_ends_without_done(fake: FakeDeepSeek) -> None:
     assert all(c.choices[0].finish_reason is None for c in chunks)
 
 
-async def test_error_after_sends_an_error_event(
-    fake: FakeDeepSeek, http: httpx.AsyncClient
-) -> None:
+async def test_error_after_sends_an_error_event(fake: FakeDeepSeek, http: httpx.AsyncClient) -> None:
     fake.enqueue(Reply(content="one two three", error_after=1, error_message="boom"))
     raw = (await http.post("/chat/completions", json=chat(stream=True))).text
     payloads = events(raw)
@@ -310,13 +301,9 @@ async def test_prefix_completion_on_beta(fake: FakeDeepSeek, http: httpx.AsyncCl
         {"role": "assistant", "content": "```python\n", "prefix": True},
     ]
     async with sdk(fake, "/beta") as client:
-        result = await client.chat.completions.create(
-            model="deepseek-chat", messages=messages, stop=["```"]
-        )
+        result = await client.chat.completions.create(model="deepseek-chat", messages=messages, stop=["```"])
     assert result.choices[0].message.content == "def add(a, b):\n    return a + b\n"
-    response = await http.post(
-        "/chat/completions", json={"model": "deepseek-chat", "messages": messages}
-    )
+    response = await http.post("/chat/completions", json={"model": "deepseek-chat", "messages": messages})
     assert response.status_code == 400  # prefix completion needs /beta
     fake.enqueue(Reply(content="x = 2\n```"))
     response = await http.post(

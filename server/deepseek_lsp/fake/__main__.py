@@ -60,9 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = parser.add_mutually_exclusive_group()
     keys.add_argument("--api-key", default="sk-fake", help="the accepted key (default sk-fake)")
     keys.add_argument("--any-key", action="store_true", help="accept any key, or none")
-    parser.add_argument(
-        "--delay", type=float, default=0.015, help="default seconds between chunks (0.015)"
-    )
+    parser.add_argument("--delay", type=float, default=0.015, help="default seconds between chunks (0.015)")
     args = parser.parse_args(argv)
     try:
         replies_path: Path | None = args.script

@@ -99,9 +99,7 @@ class Reply(BaseModel):
     insufficient_system_resource: bool = Field(
         default=False, description="Finish with `insufficient_system_resource`."
     )
-    status: int = Field(
-        default=200, description="HTTP status; non-200 sends DeepSeek's error body."
-    )
+    status: int = Field(default=200, description="HTTP status; non-200 sends DeepSeek's error body.")
     error_message: str | None = Field(default=None, description="Overrides the error message.")
     error_type: str | None = None
     error_code: str | None = None
@@ -134,11 +132,7 @@ class Reply(BaseModel):
 
     def effective_finish_reason(self) -> str:
         """The finish_reason to report, before max_tokens truncation."""
-        return (
-            "insufficient_system_resource"
-            if self.insufficient_system_resource
-            else (self.finish_reason)
-        )
+        return "insufficient_system_resource" if self.insufficient_system_resource else (self.finish_reason)
 
     def content_chunks(self, content: str) -> list[str]:
         """The content pieces to stream, explicit or token-split."""

@@ -257,9 +257,7 @@ class FakeDeepSeek:
         app.router.add_post("/_fake/wait_for_disconnect", self._control_wait_disconnect)
         # handler_cancellation: a client that goes away cancels its handler at once, which is how
         # disconnects are seen promptly even while a response is hanging or held.
-        self._runner = web.AppRunner(
-            app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5
-        )
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -331,7 +329,7 @@ class FakeDeepSeek:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def _wait(self, predicate: Callable[[], bool], timeout: float) -> None:  # noqa: ASYNC109
+    async def _wait(self, predicate: Callable[[], bool], timeout: float) -> None:
         """Wait, event-driven, until `predicate()` holds; TimeoutError after `timeout` s."""
         async with asyncio.timeout(timeout):
             while not predicate():
@@ -346,11 +344,7 @@ class FakeDeepSeek:
         return exists
 
     async def wait_for_requests(
-        self,
-        n: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109
-        *,
-        path: str | None = None,
+        self, n: int = 1, timeout: float = 5.0, *, path: str | None = None
     ) -> list[RecordedRequest]:
         """Wait until `n` completion requests (whose path ends with `path`, if given) arrived."""
 
@@ -360,11 +354,7 @@ class FakeDeepSeek:
         await self._wait(lambda: len(matching()) >= n, timeout)
         return matching()
 
-    async def wait_for_disconnect(
-        self,
-        index: int = -1,
-        timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> RecordedRequest:
+    async def wait_for_disconnect(self, index: int = -1, timeout: float = 5.0) -> RecordedRequest:
         """Wait until the client of `requests[index]` went away; return its record.
 
         The index is resolved as soon as that request exists. Raises TimeoutError, or
@@ -379,11 +369,7 @@ class FakeDeepSeek:
             raise AssertionError(f"request {index} ended without a client disconnect")
         return record
 
-    async def wait_for_end(
-        self,
-        index: int = -1,
-        timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> RecordedRequest:
+    async def wait_for_end(self, index: int = -1, timeout: float = 5.0) -> RecordedRequest:
         """Wait until the response to `requests[index]` ended (completed, cut or abandoned)."""
         deadline = asyncio.get_running_loop().time() + timeout
         await self._wait(self._resolve(index), timeout)
@@ -392,7 +378,7 @@ class FakeDeepSeek:
         await self._wait(lambda: record.ended is not None, remaining)
         return record
 
-    async def wait_for_held(self, n: int = 1, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    async def wait_for_held(self, n: int = 1, timeout: float = 5.0) -> None:
         """Wait until `n` responses are held by `hold_after`."""
         await self._wait(lambda: self.held >= n, timeout)
 
@@ -450,7 +436,8 @@ class FakeDeepSeek:
         if key is None:
             message = "Authentication Fails (no such user)"
         else:
-            message = f"Authentication Fails, Your api key: ****{key[-4:]} is invalid"
+            tail = key[-4:] if len(key) >= 8 else ""
+            message = f"Authentication Fails, Your api key: ****{tail} is invalid"
         return self._error_response(401, message)
 
     def _error_response(
@@ -514,9 +501,7 @@ class FakeDeepSeek:
                 try:
                     body = json.loads(raw)
                 except ValueError as exc:
-                    raise _Rejected(
-                        400, f"Failed to parse the request body as JSON: {exc}"
-                    ) from None
+                    raise _Rejected(400, f"Failed to parse the request body as JSON: {exc}") from None
                 if not isinstance(body, dict):
                     raise _Rejected(400, "Failed to deserialize the JSON body: expected an object")
                 record.stream = bool(body.get("stream"))
@@ -568,34 +553,22 @@ class FakeDeepSeek:
         value = body.get(name)
         if value is None:
             return
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not low <= value <= high
-        ):
-            raise _Rejected(
-                422, f"Invalid {name} value, the valid range of {name} is [{low:g}, {high:g}]"
-            )
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise _Rejected(422, f"Invalid {name} value, the valid range of {name} is [{low:g}, {high:g}]")
 
     def _check_max_tokens(self, body: Mapping[str, Any], limit: int) -> int:
         value = body.get("max_tokens")
         if value is None:
             return 0
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-            raise _Rejected(
-                422, f"Invalid max_tokens value, the valid range of max_tokens is [1, {limit}]"
-            )
+            raise _Rejected(422, f"Invalid max_tokens value, the valid range of max_tokens is [1, {limit}]")
         return value
 
     def _check_stop(self, body: Mapping[str, Any]) -> None:
         stop = body.get("stop")
         if stop is None or isinstance(stop, str):
             return
-        if (
-            not isinstance(stop, list)
-            or len(stop) > 16
-            or not all(isinstance(s, str) for s in stop)
-        ):
+        if not isinstance(stop, list) or len(stop) > 16 or not all(isinstance(s, str) for s in stop):
             raise _Rejected(422, "Invalid stop value: a string or a list of up to 16 strings")
 
     def _check_context(self, model: str, prompt_tokens: int, max_tokens: int) -> None:
@@ -614,8 +587,7 @@ class FakeDeepSeek:
         if messages is None:
             raise _Rejected(
                 400,
-                "Failed to deserialize the JSON body into the target type: missing field "
-                "`messages`",
+                "Failed to deserialize the JSON body into the target type: missing field `messages`",
             )
         model = self._check_model(body)
         if not isinstance(messages, list) or not messages:
@@ -643,8 +615,7 @@ class FakeDeepSeek:
         if prefix and not path.startswith("/beta/"):
             raise _Rejected(
                 400,
-                "Chat prefix completion is a beta feature: use base_url "
-                "https://api.deepseek.com/beta",
+                "Chat prefix completion is a beta feature: use base_url https://api.deepseek.com/beta",
             )
         thinking = _thinking(model, body)
         if not thinking:
@@ -698,9 +669,7 @@ class FakeDeepSeek:
 
     # ---------------------------------------------------------------- planning
 
-    def _default_chat(
-        self, body: Mapping[str, Any], thinking: bool, prefix: bool
-    ) -> tuple[str, str | None]:
+    def _default_chat(self, body: Mapping[str, Any], thinking: bool, prefix: bool) -> tuple[str, str | None]:
         """The canned answer: mentions the first code line of the last user message."""
         messages = body.get("messages") or []
         user = next((_message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
@@ -1164,9 +1133,7 @@ class FakeDeepSeek:
     async def _control_wait_requests(self, request: web.Request) -> web.StreamResponse:
         data = await request.json() if request.can_read_body else {}
         try:
-            records = await self.wait_for_requests(
-                int(data.get("n", 1)), float(data.get("timeout", 5.0))
-            )
+            records = await self.wait_for_requests(int(data.get("n", 1)), float(data.get("timeout", 5.0)))
         except TimeoutError:
             return web.json_response({"error": "timeout"}, status=408)
         return web.json_response([r.to_json() for r in records], dumps=_dumps)
