@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -50,7 +51,7 @@ class LspJobHost:
 
     def __init__(self, ls: DeepSeekLanguageServer) -> None:
         self.ls = ls
-        self._begun: dict[str, asyncio.Event] = {}
+        self._last_report: dict[str, float] = {}  # jobs whose progress has begun -> last report
         self._tasks: set[asyncio.Task[None]] = set()
 
     def send_stream(self, payload: dict[str, Any]) -> None:
@@ -63,39 +64,41 @@ class LspJobHost:
         if not self.ls.supports_progress:
             return
         job.progress_token = f"deepseek-{job.id}"
-        task = asyncio.get_running_loop().create_task(self._begin(job))
+        task = asyncio.get_running_loop().create_task(self._begin(job, job.progress_token))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _begin(self, job: Job) -> None:
-        token = job.progress_token
-        assert token is not None
+    async def _begin(self, job: Job, token: str) -> None:
+        """Progress may begin only once the client acknowledged the token; the job does not wait."""
         try:
             await asyncio.wait_for(self.ls.work_done_progress.create_async(token), 10)
         except Exception:  # a client that refuses progress still gets the stream
             log.debug("workDoneProgress/create failed for %s", job.id)
             return
-        if job.finished:
-            return
-        title = job.title if job.title.startswith("DeepSeek") else f"DeepSeek: {job.title}"
         self.ls.work_done_progress.begin(
             token,
-            types.WorkDoneProgressBegin(title=title, cancellable=True, message="Waiting for DeepSeek"),
+            types.WorkDoneProgressBegin(title=job.title, cancellable=True, message="Waiting for DeepSeek"),
         )
         future = self.ls.work_done_progress.tokens.get(token)
         if future is not None:
             future.add_done_callback(lambda f: f.cancelled() and self.ls.services.jobs.cancel(job.id))
-        self._begun[job.id] = asyncio.Event()
-        self._begun[job.id].set()
+        self._last_report[job.id] = 0.0
+        if job.finished:  # it ended before the client acknowledged the token
+            self.progress_end(job, "Done" if job.state == "done" else job.state.capitalize())
 
     def progress_report(self, job: Job, message: str) -> None:
-        if job.progress_token and job.id in self._begun:
-            self.ls.work_done_progress.report(
-                job.progress_token, types.WorkDoneProgressReport(message=message)
-            )
+        """At most four reports a second: progress is for people, the stream is for clients."""
+        last = self._last_report.get(job.id)
+        now = time.monotonic()
+        if job.progress_token is None or last is None or now - last < 0.25:
+            return
+        self._last_report[job.id] = now
+        chars = sum(map(len, job.content))
+        text = f"{message} {chars:,} characters" if chars else message
+        self.ls.work_done_progress.report(job.progress_token, types.WorkDoneProgressReport(message=text))
 
     def progress_end(self, job: Job, message: str) -> None:
-        if job.progress_token and self._begun.pop(job.id, None) is not None:
+        if job.progress_token and self._last_report.pop(job.id, None) is not None:
             self.ls.work_done_progress.end(job.progress_token, types.WorkDoneProgressEnd(message=message))
             self.ls.work_done_progress.tokens.pop(job.progress_token, None)
 

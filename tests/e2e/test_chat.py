@@ -134,6 +134,13 @@ async def test_turns_resend_history_as_exact_prefix_without_reasoning(chat: Chat
 
 
 async def test_twenty_turns_hit_the_cache(chat: Chat, fake: FakeDeepSeek) -> None:
+    answer = (
+        "The loop pops the closest node first, so each node is settled once. {i} Edge weights must "
+        "be non-negative; otherwise a settled distance can still shrink. Consider returning early "
+        "when the target is reached, and skipping stale queue entries:\n\n```python\n"
+        "if d > dist.get(node, float('inf')):\n    continue\n```\n"
+    )
+    fake.enqueue(*(Reply(content=answer.format(i=i), delay=0.0) for i in range(20)))
     open_doc(chat.client, URI, TEXT)
     final, sid = await chat.turn("What does this do?", uri=URI, range=rng(3, 0, 8, 15))
     finals = [final]

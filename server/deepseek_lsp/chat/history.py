@@ -204,19 +204,47 @@ def plan_compaction(rows: Sequence[Message], limit: int) -> CompactionPlan | Non
 def summary_request(system: str, plan: CompactionPlan, limit: int) -> list[dict[str, Any]]:
     """What DeepSeek summarises: the history as sent so far (a cached prefix), then the ask.
 
-    Oldest turns are dropped from the input when even that would not fit the window.
+    When even that would not fit the window, long messages keep only their start (fairly
+    shared), and only if that leaves too little of each are the oldest exchanges dropped.
     """
     head: list[dict[str, Any]] = [{"role": "system", "content": system}]
     if plan.previous_summary:
         head += summary_pair(plan.previous_summary)
     body = [wire(r) for r in plan.summarize]
     ask = {"role": "user", "content": SUMMARY_INSTRUCTION}
-    budget = int(limit * 0.6)
-    while body and estimate_messages([*head, *body, ask]) > budget:
-        body = body[2:] if len(body) > 1 else []
+    avail = int(limit * 0.6) - estimate_messages([*head, ask])
+    if estimate_messages(body) <= avail:
+        return [*head, *body, ask]
+    while len(body) > 2 and avail // len(body) < 48:
+        body = body[2:]
     if body and body[0]["role"] != "user":
         body = body[1:]
+    share = fair_share([estimate_messages([m]) for m in body], max(avail, 16 * len(body)))
+    body = [{**m, "content": truncate(str(m.get("content") or ""), share)} for m in body]
     return [*head, *body, ask]
+
+
+def fair_share(sizes: Sequence[int], total: int) -> int:
+    """The cap per item so that the capped sizes fit `total` (small items stay whole)."""
+    if not sizes or sum(sizes) <= total:
+        return max(sizes, default=total)
+    rest, left = sorted(sizes), total
+    for i, size in enumerate(rest):
+        cap = left // (len(rest) - i)
+        if size > cap:
+            return max(cap, 16)
+        left -= size
+    return max(rest)
+
+
+def truncate(text: str, tokens: int) -> str:
+    """The start of `text` within about `tokens` (by the same generous estimate)."""
+    if estimate_tokens(text) <= tokens:
+        return text
+    keep = max(int(tokens / 0.7), 16)
+    while keep > 16 and estimate_tokens(text[:keep]) > tokens:
+        keep = int(keep * 0.8)
+    return text[:keep] + "\n[…truncated for the summary]"
 
 
 def fallback_summary(plan: CompactionPlan) -> str:
@@ -228,10 +256,10 @@ def fallback_summary(plan: CompactionPlan) -> str:
 
 
 def compaction_meta(plan: CompactionPlan) -> dict[str, Any]:
-    meta: dict[str, Any] = {"summarized": len(plan.summarize)}
-    if plan.keep_from is not None:
-        meta["keep_from"] = plan.keep_from
-    return meta
+    """`keep_from`: the first row the summary does not cover. Rows of a turn still in flight
+    (its user message was stored before the compaction) come after it, so they stay in."""
+    keep_from = plan.keep_from if plan.keep_from is not None else plan.summarize[-1].id + 1
+    return {"summarized": len(plan.summarize), "keep_from": keep_from}
 
 
 def is_boundary(row: Message) -> bool:
