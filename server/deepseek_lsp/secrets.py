@@ -100,7 +100,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     (
         "secret",
         re.compile(
-            rf"(?i)(?<![A-Za-z0-9_]){_ASSIGN_NAME}\s*(?::=|=|:)[ \t]*([A-Za-z0-9/+=_-]{{16,}})(?=[ \t]*(?:$|[,;#]))",
+            rf"(?i)(?<![A-Za-z0-9_]){_ASSIGN_NAME}\s*(?::=|=|:)[ \t]*"
+            r"([A-Za-z0-9/+=_-]{16,})(?=[ \t]*(?:$|[,;#]))",
             re.MULTILINE,
         ),
         1,

@@ -246,8 +246,8 @@ def _lines_forward(text: str, offset: int, limit: int) -> Iterable[tuple[int, st
 def line_window(text: str, start: int, end: int, before: int, after: int) -> Span:
     """The selection's lines plus `before` lines above and `after` lines below."""
     first = start
-    for first, _ in _lines_back(text, start, before):
-        pass
+    for pos, _ in _lines_back(text, start, before):
+        first = pos
     last = line_end(text, max(start, end - 1)) if end > start else line_end(text, start)
     for line_pos, _ in _lines_forward(text, last, after - 1):
         last = line_end(text, line_pos)
@@ -340,12 +340,11 @@ def _tree_scope(lang: str, text: str, start: int, end: int) -> Span | None:
     node = tree.root_node.descendant_for_byte_range(b_start, max(b_start, b_end - 1))
     selected = text[start:end].strip()
     chain = _scope_nodes(node)
-    names = [name for _, _, name in reversed(chain) if name]
     for depth, (shown, kind, _name) in enumerate(chain):
         s = lo + _byte_to_str(source, encoded, shown.start_byte)
         e = lo + _byte_to_str(source, encoded, shown.end_byte)
         if s <= start and end <= e and text[s:e].strip() != selected:
-            qualified = ".".join(names[: len(chain) - depth]) or None
+            qualified = ".".join(n for _, _, n in reversed(chain[depth:]) if n) or None
             s = line_start(text, s)
             return _span(text, s, line_end(text, max(s, e - 1)), kind, qualified)
     return None
@@ -354,9 +353,10 @@ def _tree_scope(lang: str, text: str, start: int, end: int) -> Span | None:
 def _tree_imports(lang: str, text: str) -> list[Span] | None:
     hi = len(text)
     anchor = _ANCHORS.get(lang)
-    for pos, line in _lines_forward(text, 0, HEAD_LINES + MAX_SCAN_LINES):
+    lines = _lines_forward(text, 0, HEAD_LINES + MAX_SCAN_LINES)
+    for number, (pos, line) in enumerate(lines):
         hi = line_end(text, pos)
-        if line_of(text, pos) >= HEAD_LINES and (anchor is None or anchor.match(line)):
+        if number >= HEAD_LINES and (anchor is None or anchor.match(line)):
             hi = pos
             break
     source = text[:hi]
@@ -381,7 +381,7 @@ def _tree_imports(lang: str, text: str) -> list[Span] | None:
 def _heuristic_scope(text: str, start: int, end: int) -> Span | None:
     """The innermost indented block headed by a definition-looking line around the selection."""
     threshold: int | None = None
-    for pos, line in _lines_forward(text, start, max(0, line_of(text, end) - line_of(text, start))):
+    for _, line in _lines_forward(text, start, max(0, line_of(text, end) - line_of(text, start))):
         if line.strip():
             threshold = _indent(line)
             break
@@ -483,7 +483,7 @@ def definition(text: str, offset: int, max_lines: int = DEF_MAX_LINES) -> tuple[
         if not stripped or not (stripped.startswith("@") or _LEADING.match(stripped)):
             break
         head = pos
-    block = _block(text, line_start(text, offset), 100_000)
+    block = _block(text, line_start(text, offset), MAX_SCAN_LINES)
     span = _span(text, head, block.end, "definition")
     total = span.end_line - span.start_line + 1
     if total <= max_lines:

@@ -113,8 +113,16 @@ async def test_turns_resend_history_as_exact_prefix_without_reasoning(chat: Chat
     b1, b2, b3 = bodies(fake)
     m1, m2, m3 = b1["messages"], b2["messages"], b3["messages"]
     assert [m["role"] for m in m1] == ["system", "user"]
-    assert m2 == [*m1, {"role": "assistant", "content": "Answer one."}, {"role": "user", "content": "Second question?"}]
-    assert m3 == [*m2, {"role": "assistant", "content": "Answer two."}, {"role": "user", "content": "Third question?"}]
+    assert m2 == [
+        *m1,
+        {"role": "assistant", "content": "Answer one."},
+        {"role": "user", "content": "Second question?"},
+    ]
+    assert m3 == [
+        *m2,
+        {"role": "assistant", "content": "Answer two."},
+        {"role": "user", "content": "Third question?"},
+    ]
     # byte-identical prefix: each request's serialized messages start with the previous one's
     for before, after in ((m1, m2), (m2, m3)):
         assert dumps(after).startswith(dumps(before)[:-1])
@@ -157,8 +165,11 @@ async def test_twenty_turns_hit_the_cache(chat: Chat, fake: FakeDeepSeek) -> Non
 
 
 async def test_cancel_mid_reply_does_not_poison_history(chat: Chat, fake: FakeDeepSeek) -> None:
-    fake.enqueue(Reply(content="Kept answer."), Reply(content="Never finished " * 20, hold_after=3),
-                 Reply(content="Third answer."))
+    fake.enqueue(
+        Reply(content="Kept answer."),
+        Reply(content="Never finished " * 20, hold_after=3),
+        Reply(content="Third answer."),
+    )
     _, sid = await chat.turn("Keep me")
     job, _ = await chat.send("Cancel me", sessionId=sid)
     await fake.wait_for_held(1)
@@ -174,7 +185,11 @@ async def test_cancel_mid_reply_does_not_poison_history(chat: Chat, fake: FakeDe
     shown = [(m["role"], m["content"], m["status"]) for m in hist["messages"]]
     assert ("user", "Cancel me", "cancelled") in shown
     assert [m["content"] for m in hist["messages"] if m["inContext"]] == [
-        "Keep me", "Kept answer.", "After the cancel", "Third answer."]
+        "Keep me",
+        "Kept answer.",
+        "After the cancel",
+        "Third answer.",
+    ]
 
 
 async def test_persistence_across_restart(fake: FakeDeepSeek, tmp_path: Path) -> None:
@@ -191,19 +206,31 @@ async def test_persistence_across_restart(fake: FakeDeepSeek, tmp_path: Path) ->
     assert listed[0]["title"] == "Question one" and listed[0]["messages"] == 4
     hist = await second.cmd("deepseek.chat.history", {"sessionId": sid})
     assert [(m["role"], m["content"]) for m in hist["messages"]] == [
-        ("user", "Question one"), ("assistant", "One."), ("user", "Question two"), ("assistant", "Two.")]
+        ("user", "Question one"),
+        ("assistant", "One."),
+        ("user", "Question two"),
+        ("assistant", "Two."),
+    ]
     fake.enqueue(Reply(content="Three."))
     await second.turn("Question three", sessionId=sid)
     before, after = bodies(fake)[1]["messages"], bodies(fake)[2]["messages"]
     assert dumps(after[: len(before)]) == dumps(before)
-    assert [m["content"] for m in after[1:]] == ["Question one", "One.", "Question two", "Two.", "Question three"]
+    assert [m["content"] for m in after[1:]] == [
+        "Question one",
+        "One.",
+        "Question two",
+        "Two.",
+        "Question three",
+    ]
     await second.client.shutdown_session()
 
 
 async def test_sigkill_mid_reply_loses_no_completed_turn(fake: FakeDeepSeek, tmp_path: Path) -> None:
     data = tmp_path / "data"
     first = await start(fake, data)
-    fake.enqueue(*(Reply(content=f"Answer {i}.") for i in range(3)), Reply(content="Lost " * 30, hold_after=2))
+    fake.enqueue(
+        *(Reply(content=f"Answer {i}.") for i in range(3)), Reply(content="Lost " * 30, hold_after=2)
+    )
     _, sid = await first.turn("Q0")
     for i in (1, 2):
         await first.turn(f"Q{i}", sessionId=sid)
@@ -216,8 +243,14 @@ async def test_sigkill_mid_reply_loses_no_completed_turn(fake: FakeDeepSeek, tmp
     second = await start(fake, data)
     hist = await second.cmd("deepseek.chat.history", {"sessionId": sid})
     kept = [(m["role"], m["content"]) for m in hist["messages"] if m["inContext"]]
-    assert kept == [("user", "Q0"), ("assistant", "Answer 0."), ("user", "Q1"), ("assistant", "Answer 1."),
-                    ("user", "Q2"), ("assistant", "Answer 2.")]
+    assert kept == [
+        ("user", "Q0"),
+        ("assistant", "Answer 0."),
+        ("user", "Q1"),
+        ("assistant", "Answer 1."),
+        ("user", "Q2"),
+        ("assistant", "Answer 2."),
+    ]
     assert [m["status"] for m in hist["messages"] if m["content"] == "Q3 (killed)"] == ["pending"]
     fake.enqueue(Reply(content="Answer 4."))
     final, _ = await second.turn("Q4", sessionId=sid)
@@ -245,8 +278,16 @@ async def test_tool_call_turns_keep_reasoning_and_legacy_refusal_is_handled(
     turn = "t1"
     uid = store.begin_turn(sid, turn, "Look it up", "Look it up")
     calls = [{"id": "call_00_x", "type": "function", "function": {"name": "find", "arguments": "{}"}}]
-    store.complete_turn(sid, uid, turn, "", reasoning="I should call find.", model="deepseek-v4-flash",
-                        usage=None, tool_calls=calls)
+    store.complete_turn(
+        sid,
+        uid,
+        turn,
+        "",
+        reasoning="I should call find.",
+        model="deepseek-v4-flash",
+        usage=None,
+        tool_calls=calls,
+    )
     store.add(sid, "tool", "found it", turn=turn, in_context=True, meta={"tool_call_id": "call_00_x"})
     store.add(sid, "assistant", "It is there.", turn=turn, in_context=True)
     store.close()

@@ -20,7 +20,10 @@ from .harness import TEST_KEY
 async def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("DEEPSEEK_")}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "deepseek_lsp", *args,
+        sys.executable,
+        "-m",
+        "deepseek_lsp",
+        *args,
         env={**base, **(env or {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -56,7 +59,9 @@ async def test_check_says_what_to_do(fake: FakeDeepSeek) -> None:
     env = {"DEEPSEEK_API_KEY": TEST_KEY, "DEEPSEEK_BASE_URL": fake.base_url, "DEEPSEEK_MODEL": "gpt-9"}
     code, out, _ = await run("check", env=env)
     assert code == 1 and "gpt-9 is not listed" in out and "deepseek-chat" in out
-    code, out, _ = await run("check", env={"DEEPSEEK_API_KEY": TEST_KEY, "DEEPSEEK_BASE_URL": "http://127.0.0.1:9"})
+    code, out, _ = await run(
+        "check", env={"DEEPSEEK_API_KEY": TEST_KEY, "DEEPSEEK_BASE_URL": "http://127.0.0.1:9"}
+    )
     assert code == 1 and "Could not reach" in out
 
 
@@ -72,8 +77,14 @@ async def test_tcp_mode() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "deepseek_lsp", "--tcp", "--port", str(port),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "deepseek_lsp",
+        "--tcp",
+        "--port",
+        str(port),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         assert proc.stderr is not None

@@ -9,7 +9,7 @@ from pytest_lsp import LanguageClient
 
 from deepseek_lsp.fake import FakeDeepSeek, Reply
 
-from .harness import Recorder, command, open_doc, plain, rng
+from .harness import Recorder, command, open_doc, plain, rng, server_config, start_client
 
 URI = "file:///tmp/project/graph.py"
 TEXT = """import heapq
@@ -180,3 +180,26 @@ async def test_bad_arguments_get_a_clear_error(lsp: Lsp) -> None:
         assert "range" in str(exc)
     else:
         raise AssertionError("expected an InvalidParams error")
+
+
+async def test_utf8_client_ranges_and_thinking_kept_apart(fake: FakeDeepSeek) -> None:
+    """Neovim negotiates UTF-8 positions: ranges must be counted in bytes, not UTF-16 units."""
+    client, rec = await start_client(
+        server_config(fake.base_url), capabilities="neovim", init_options={"thinking": True}
+    )
+    try:
+        text = "s = '😀中'; t = 1\nu = 2\n"
+        open_doc(client, URI, text)
+        fake.enqueue(Reply(reasoning="Hmm, a tuple.", content="Assigns t."))
+        # select `t = 1`: after 's = ' (4) + quote (1) + emoji (4 bytes) + 中 (3 bytes) + quote; (2) + space (1)
+        start = len("s = '😀中'; ".encode())
+        job = (await command(client, "deepseek.explain", {"uri": URI, "range": rng(0, start, 0, start + 5)}))[
+            "jobId"
+        ]
+        final = await rec.wait_done(job)
+        assert final["range"] == rng(0, start, 0, start + 5)
+        assert "```python\nt = 1\n```" in fake.requests[-1].body["messages"][-1]["content"]
+        assert rec.reasoning(job) == "Hmm, a tuple." and rec.content(job) == "Assigns t."
+        assert all(not (n.get("content") and n.get("reasoning")) for n in rec.job(job))
+    finally:
+        await client.shutdown_session()

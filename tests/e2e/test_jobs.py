@@ -112,9 +112,10 @@ async def test_client_errors_fail_once_with_advice(
     assert len([r for r in fake.requests if r.path.endswith("completions")]) == 1  # no retry
 
 
-async def test_429_then_200_is_retried(lsp: Lsp, fake: FakeDeepSeek) -> None:
+@pytest.mark.parametrize("status", [429, 503])
+async def test_429_or_503_then_200_is_retried(lsp: Lsp, fake: FakeDeepSeek, status: int) -> None:
     client, rec = lsp
-    fake.enqueue(Reply(status=429, retry_after=0.05), Reply(content="after the limit"))
+    fake.enqueue(Reply(status=status, retry_after=0.05), Reply(content="after the limit"))
     job = await start_explain(client)
     final = await rec.wait_done(job)
     assert final["state"] == "done" and rec.content(job) == "after the limit"
