@@ -14,15 +14,17 @@ import random
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import ValidationError
 
 from . import __version__
 from .api import Balance, ChatChunk, ErrorBody, ModelList, Usage
 from .errors import DeepSeekError, from_status
 from .sse import DONE, SSEParser
+
+if TYPE_CHECKING:
+    import httpx  # imported on first use: ~6 MB and 20-50 ms that cold start need not pay
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,8 @@ class DeepSeekClient:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
+            import httpx
+
             c = self._config
             self._http = httpx.AsyncClient(
                 base_url=c.base_url.rstrip("/"),
@@ -135,6 +139,8 @@ class DeepSeekClient:
     async def _stream_once(
         self, path: str, payload: dict[str, Any], result: StreamResult
     ) -> AsyncIterator[StreamDelta]:
+        import httpx
+
         headers = self._headers()
         try:
             async with self._client().stream("POST", path, json=payload, headers=headers) as resp:
@@ -174,6 +180,8 @@ class DeepSeekClient:
             raise _truncated()
 
     async def get_json(self, path: str) -> Any:
+        import httpx
+
         try:
             resp = await self._client().get(path, headers=self._headers())
         except httpx.TimeoutException:

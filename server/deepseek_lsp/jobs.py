@@ -75,8 +75,6 @@ class Job:
         self._send(content=content or None, reasoning=reasoning or None, **extra)
         if content or reasoning:
             self.host.progress_report(self, "Writing…" if self.content else "Thinking…")
-        if content or reasoning:
-            self.host.progress_report(self, "Thinking…" if not self.content else "Writing…")
 
     def review(self) -> None:
         """A rewrite waiting for accept/reject: state `review`, not yet done."""

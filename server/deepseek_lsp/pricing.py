@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .settings import DEFAULT_PRICES as _SETTINGS_PRICES
+
 
 @dataclass(frozen=True, slots=True)
 class Price:
@@ -21,15 +23,10 @@ class Price:
     output: float
 
 
-# Defaults of the `prices` setting, in USD per 1M tokens. These are data, not truth: DeepSeek changes
-# models and prices, so they MUST stay configurable (settings override them per model id).
-DEFAULT_PRICES: dict[str, dict[str, float]] = {
-    "deepseek-flash": {"hit": 0.028, "miss": 0.28, "output": 0.42},
-    "deepseek-v4-flash": {"hit": 0.028, "miss": 0.28, "output": 0.42},
-    "deepseek-v4-pro": {"hit": 0.14, "miss": 1.4, "output": 2.8},
-    "deepseek-chat": {"hit": 0.028, "miss": 0.28, "output": 0.42},
-    "deepseek-reasoner": {"hit": 0.028, "miss": 0.28, "output": 0.42},
-}
+# The default price table lives with the other defaults in the settings layer (model id ->
+# {hit, miss, output} per 1M tokens). It is data, not truth: prices change, so it MUST stay
+# configurable (`deepseek.prices`); re-exported here for callers that only price usages.
+DEFAULT_PRICES: dict[str, dict[str, float]] = _SETTINGS_PRICES
 
 
 class UsageLike(Protocol):
@@ -41,16 +38,30 @@ class UsageLike(Protocol):
     prompt_cache_miss_tokens: int
 
 
-def price_for(model: str, table: Mapping[str, Mapping[str, float]] | None = None) -> Price | None:
-    """The price of `model` in `table` (settings shape: model id -> {hit, miss, output}), or None."""
+def price_for(model: str, table: Mapping[str, Any] | None = None) -> Price | None:
+    """The price of `model` in `table` (settings shape: model id -> {hit, miss, output}, as dicts
+    or as objects with those attributes), or None when the model has no price."""
     entry = (DEFAULT_PRICES if table is None else table).get(model)
     if entry is None:
         return None
-    return Price(hit=float(entry["hit"]), miss=float(entry["miss"]), output=float(entry["output"]))
+
+    def get(name: str) -> float:
+        return float(entry[name] if isinstance(entry, Mapping) else getattr(entry, name))
+
+    return Price(hit=get("hit"), miss=get("miss"), output=get("output"))
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _field(usage: UsageLike | Mapping[str, Any], name: str) -> int:
-    value = usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, None)
+    """A usage counter by its DeepSeek name, from an object or a dict (snake or camelCase keys)."""
+    if isinstance(usage, Mapping):
+        value = usage.get(name, usage.get(_camel(name)))
+    else:
+        value = getattr(usage, name, None)
     return int(value or 0)
 
 

@@ -56,79 +56,164 @@ class Secret:
     kind: str
 
 
-# (kind, pattern, group to mask). Group 0 masks the whole match.
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """A secret pattern and the part of it to mask (`group`). It runs only when one of `hints`
+    occurs in the lowercased text, a fast substring test that skips most rules on most code. With
+    `at_words`, it is only tried where `_SECRET_WORD` matches: case-insensitive patterns cannot
+    use the regex engine's fast literal scan, so the (lowercase) word search does that part."""
+
+    kind: str
+    hints: tuple[str, ...]
+    pattern: re.Pattern[str]
+    group: int = 0
+    at_words: bool = False
+
+
 _Q = r"[\"'`]"
-_ASSIGN_NAME = (
-    r"[A-Za-z0-9_.-]*(?:passw(?:or)?d|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key"
-    r"|private[_-]?key|client[_-]?secret|auth[_-]?key|credentials?)[A-Za-z0-9_]*"
+_SECRET_WORD = re.compile(
+    r"passw|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|auth[_-]?key"
+    r"|credential"
 )
-_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
-    (
+_SECRET_NAME = rf"(?:{_SECRET_WORD.pattern})[A-Za-z0-9_]*"
+_SECRET_HINTS = ("passw", "passphrase", "secret", "token", "key", "credential")
+_PRIVATE_KEY = r"(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+_RULES: tuple[_Rule, ...] = (
+    _Rule(
         "private-key",
+        ("private key",),
+        re.compile(rf"-----BEGIN {_PRIVATE_KEY}([\s\S]*?)(?=-----END {_PRIVATE_KEY}|\Z)"),
+        1,
+    ),
+    # the body of a key whose BEGIN line is not in this text, up to its END line
+    _Rule(
+        "private-key",
+        ("private key",),
         re.compile(
-            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-            r"([\s\S]*?)(?=-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)"
+            rf"((?:[ \t\"']*[A-Za-z0-9+/=]{{16,}}(?:\\n)?[\"',+]*[ \t]*\r?\n)+)[ \t\"']*-----END {_PRIVATE_KEY}"
         ),
         1,
     ),
-    ("sk", re.compile(r"(?<![A-Za-z0-9_-])sk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}"), 0),
-    ("aws-key-id", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])"), 0),
-    (
+    _Rule("sk", ("sk-",), re.compile(r"(?<![A-Za-z0-9_-])sk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}")),
+    _Rule(
+        "aws-key-id",
+        ("akia", "asia", "abia", "acca"),
+        re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])"),
+    ),
+    _Rule(
         "aws-secret",
+        ("secret",),
         re.compile(
-            r"(?i)aws_?secret(?:_?access)?_?key[\"']?\s*[:=]+\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
+            r"(?i)secret(?:_?access)?_?key[\"']?\s*[:=]+\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
         ),
         1,
+        at_words=True,
     ),
-    ("github", re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_\w{22,})"), 0),
-    ("slack", re.compile(r"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}"), 0),
-    ("google", re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}"), 0),
-    (
+    _Rule(
+        "github",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_\w{22,})"),
+    ),
+    _Rule("slack", ("xox",), re.compile(r"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}")),
+    _Rule("google", ("aiza",), re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}")),
+    _Rule(
         "jwt",
+        ("eyj",),
         re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-        0,
     ),
-    ("bearer", re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{20,}=*)"), 1),
-    ("password", re.compile(r"\b[a-z][a-z0-9+.-]*://[^:/\s@\"']+:([^@\s/\"']+)@"), 1),
-    (
+    _Rule("bearer", ("bearer",), re.compile(r"(?i)bearer\s+([A-Za-z0-9._~+/-]{20,}=*)"), 1),
+    _Rule("password", ("://",), re.compile(r"://[^:/\s@\"']+:([^@\s/\"']+)@"), 1),
+    _Rule(
         "secret",
-        re.compile(
-            rf"(?i)(?<![A-Za-z0-9_]){_ASSIGN_NAME}{_Q}?\s*(?::=|=|:|=>)\s*(?:[rbuf]?)({_Q})(.*?)\1"
-        ),
+        _SECRET_HINTS,
+        re.compile(rf"(?i){_SECRET_NAME}{_Q}?\s*(?::=|=|:|=>)\s*(?:[rbuf]?)({_Q})(.*?)\1"),
         2,
+        at_words=True,
     ),
-    (
+    _Rule(
         "secret",
+        _SECRET_HINTS,
         re.compile(
-            rf"(?i)(?<![A-Za-z0-9_]){_ASSIGN_NAME}\s*(?::=|=|:)[ \t]*"
-            r"([A-Za-z0-9/+=_-]{16,})(?=[ \t]*(?:$|[,;#]))",
+            rf"(?i){_SECRET_NAME}\s*(?::=|=|:)[ \t]*([A-Za-z0-9/+=_-]{{16,}})(?=[ \t]*(?:$|[,;#]))",
             re.MULTILINE,
         ),
         1,
+        at_words=True,
     ),
 )
 
-_IDENTIFIER_LIKE = re.compile(r"[a-z][a-z0-9_.-]*|[A-Z][A-Z0-9_]*|[a-z]+(?:[A-Z][a-z0-9]*)+")
-_TEMPLATE_LIKE = re.compile(r"[{}$%<>()\[\]\s]|\.\.\.|^x+$|^\*+$", re.IGNORECASE)
+# A line of bare base64, as in a key body (quotes, a `\n` escape, a comma or `+` may surround it).
+_BASE64_LINE = re.compile(r"[ \t\"']*[A-Za-z0-9+/]{40,}={0,2}(?:\\n)?[\"',+]*[ \t]*\r?")
+
+# Values that are names, not secrets: words joined by separators, without digits.
+_NAME_LIKE = re.compile(r"_*[A-Za-z]+(?:[_.:/-]+[A-Za-z]+)*_*")
+_PLACEHOLDER = re.compile(r"[{}$%<>()\[\]\s]|\.\.\.|^[*xX#./-]+$|^[a-z][a-z0-9+.-]*://|^urn:", re.IGNORECASE)
 
 
 def _looks_secret(kind: str, value: str) -> bool:
-    """Filter for the generic patterns: real values, not names, templates or placeholders."""
-    if kind != "secret":
-        return bool(value)
-    if len(value) < 8 or _TEMPLATE_LIKE.search(value) or _IDENTIFIER_LIKE.fullmatch(value):
+    """Filter for the generic rules (`name = value`, URL credentials): real values, not names,
+    templates or placeholders, so `token_type = "access_token"` or `user:password@host` in a
+    docstring stay as they are."""
+    if "<masked:" in value:  # masked already: masking twice changes nothing
         return False
-    return not (value.isalpha() and value.islower())
+    if kind not in ("secret", "password"):
+        return bool(value.strip())
+    shortest = 8 if kind == "secret" else 6
+    return len(value) >= shortest and not _PLACEHOLDER.search(value) and not _NAME_LIKE.fullmatch(value)
+
+
+def _random_looking(line: str) -> bool:
+    """Base64 of key material mixes cases and digits; long identifiers and hex digests do not."""
+    digits = sum(c.isdigit() for c in line)
+    return digits >= 4 and sum(c.isupper() for c in line) >= 4 and sum(c.islower() for c in line) >= 4
+
+
+def _key_blocks(text: str) -> list[Secret]:
+    """Runs of two or more base64 lines: a key body whose BEGIN and END lines are both outside
+    this text (a selection or a window that starts inside it). A line scan: cheaper than a regex."""
+    found: list[Secret] = []
+    run_start = run_end = -1
+    run_lines = 0
+    pos = 0
+    for line in text.split("\n"):
+        end = pos + len(line)
+        if len(line) >= 40 and _BASE64_LINE.fullmatch(line) and _random_looking(line):
+            if run_lines == 0:
+                run_start = pos + len(line) - len(line.lstrip(" \t\"'"))
+            run_end = end
+            run_lines += 1
+        else:
+            if run_lines >= 2:
+                found.append(Secret(run_start, run_end, "key-block"))
+            run_lines = 0
+        pos = end + 1
+    if run_lines >= 2:
+        found.append(Secret(run_start, run_end, "key-block"))
+    return found
 
 
 def find_secrets(text: str) -> list[Secret]:
     """Secret-looking spans of `text`, sorted and non-overlapping (the earliest, then longest wins)."""
+    lowered = text.lower()
+    same_offsets = len(lowered) == len(text)  # lower() can change lengths outside ASCII
+    words: list[int] | None = None
     found: list[Secret] = []
-    for kind, pattern, group in _PATTERNS:
-        for match in pattern.finditer(text):
-            start, end = match.span(group)
-            if start < end and _looks_secret(kind, match.group(group)):
-                found.append(Secret(start, end, kind))
+    for rule in _RULES:
+        if not any(hint in lowered for hint in rule.hints):
+            continue
+        if rule.at_words and same_offsets:
+            if words is None:
+                words = [m.start() for m in _SECRET_WORD.finditer(lowered)]
+            matches = [m for m in (rule.pattern.match(text, w) for w in words) if m is not None]
+        else:
+            matches = list(rule.pattern.finditer(text))
+        for match in matches:
+            value = match.group(rule.group)
+            if _looks_secret(rule.kind, value):
+                # a key body keeps its line breaks around the mask, so END stays on its own line
+                start = match.start(rule.group) + len(value) - len(value.lstrip())
+                found.append(Secret(start, start + len(value.strip()), rule.kind))
+    found += _key_blocks(text)  # last: on a tie, the named kinds win (the sort is stable)
     found.sort(key=lambda s: (s.start, -s.end))
     spans: list[Secret] = []
     for secret in found:
@@ -153,14 +238,25 @@ def mask_secrets(text: str) -> tuple[str, int]:
     pos = 0
     for secret in spans:
         out.append(text[pos : secret.start])
-        body = text[secret.start : secret.end]
-        mask = placeholder(secret.kind)
-        if secret.kind == "private-key":
-            # keep the line structure around the body so the END line stays on its own line
-            lead = body[: len(body) - len(body.lstrip())]
-            trail = body[len(body.rstrip()) :]
-            mask = f"{lead}{mask}{trail}"
-        out.append(mask)
+        out.append(placeholder(secret.kind))
         pos = secret.end
     out.append(text[pos:])
     return "".join(out), len(spans)
+
+
+_PLACEHOLDER_TEXT = re.compile(r"<masked:([a-z-]+)>")
+
+
+def restore_secrets(text: str, original: str) -> str:
+    """Put back, in order and by kind, the secrets of `original` that `text` (model output built
+    from the masked `original`) still carries as placeholders, so a rewrite never writes
+    `<masked:sk>` into the user's file. Placeholders with no secret left to match stay as they are."""
+    queues: dict[str, list[str]] = {}
+    for secret in find_secrets(original):
+        queues.setdefault(secret.kind, []).append(original[secret.start : secret.end])
+
+    def put_back(match: re.Match[str]) -> str:
+        queue = queues.get(match.group(1))
+        return queue.pop(0) if queue else match.group(0)
+
+    return _PLACEHOLDER_TEXT.sub(put_back, text) if queues else text

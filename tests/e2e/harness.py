@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,7 +76,14 @@ class Recorder:
 
 def server_config(base_url: str, key: str | None = TEST_KEY, **env: str) -> ClientServerConfig:
     server_env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPSEEK_")}
-    server_env.update({"DEEPSEEK_BASE_URL": base_url, "DEEPSEEK_MODEL": "deepseek-chat"})
+    server_env.update(
+        {
+            "DEEPSEEK_BASE_URL": base_url,
+            "DEEPSEEK_MODEL": "deepseek-chat",
+            # never the user's own chat store
+            "DEEPSEEK_LSP_DATA_DIR": tempfile.mkdtemp(prefix="deepseek-lsp-test-"),
+        }
+    )
     if key is not None:
         server_env["DEEPSEEK_API_KEY"] = key
     server_env.update(env)

@@ -3,6 +3,7 @@ exact JSON bodies the fake received. Each test gets its own chat store (DEEPSEEK
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest_asyncio
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 
+from deepseek_lsp.chat import history
 from deepseek_lsp.chat.store import ChatStore
 from deepseek_lsp.fake import FakeDeepSeek, Reply
 
@@ -56,7 +58,13 @@ class Chat:
         return await command(self.client, name, arg)
 
 
-async def start(fake: FakeDeepSeek, data: Path, root: Path | None = None, **env: str) -> Chat:
+async def start(
+    fake: FakeDeepSeek,
+    data: Path,
+    root: Path | None = None,
+    init: dict[str, Any] | None = None,
+    **env: str,
+) -> Chat:
     config = server_config(fake.base_url, TEST_KEY, DEEPSEEK_LSP_DATA_DIR=str(data), **env)
     client = await config.start()
     assert isinstance(client, LanguageClient)
@@ -65,6 +73,7 @@ async def start(fake: FakeDeepSeek, data: Path, root: Path | None = None, **env:
         types.InitializeParams(
             capabilities=client_capabilities("visual-studio-code"),
             root_uri=root.as_uri() if root else None,
+            initialization_options=init,
         )
     )
     return Chat(client, rec)
@@ -141,25 +150,37 @@ async def test_turns_resend_history_as_exact_prefix_without_reasoning(chat: Chat
     assert status["chat"]["usage"]["promptTokens"] == session["promptTokens"]
 
 
-async def test_twenty_turns_hit_the_cache(chat: Chat, fake: FakeDeepSeek) -> None:
+@pytest.mark.parametrize("thinking", [False, True], ids=["plain", "thinking"])
+async def test_twenty_turns_hit_the_cache(chat: Chat, fake: FakeDeepSeek, thinking: bool) -> None:
     answer = (
         "The loop pops the closest node first, so each node is settled once. {i} Edge weights must "
         "be non-negative; otherwise a settled distance can still shrink. Consider returning early "
         "when the target is reached, and skipping stale queue entries:\n\n```python\n"
         "if d > dist.get(node, float('inf')):\n    continue\n```\n"
     )
-    fake.enqueue(*(Reply(content=answer.format(i=i), delay=0.0) for i in range(20)))
+    thought = "Let me trace the queue and the distances step by step before answering. " * 3
+    fake.enqueue(
+        *(
+            Reply(content=answer.format(i=i), reasoning=thought if thinking else None, delay=0.0)
+            for i in range(20)
+        )
+    )
     open_doc(chat.client, URI, TEXT)
-    final, sid = await chat.turn("What does this do?", uri=URI, range=rng(3, 0, 8, 15))
+    final, sid = await chat.turn("What does this do?", uri=URI, range=rng(3, 0, 8, 15), thinking=thinking)
     finals = [final]
     for i in range(19):
-        f, _ = await chat.turn(f"Follow-up number {i + 2}: and what about the edge case {i}?", sessionId=sid)
+        f, _ = await chat.turn(
+            f"Follow-up number {i + 2}: and what about the edge case {i}?", sessionId=sid, thinking=thinking
+        )
         finals.append(f)
+    assert all(bool(f["usage"]["reasoningTokens"]) == thinking for f in finals)
     assert all(f["state"] == "done" for f in finals)
     prompt = sum(f["usage"]["promptTokens"] for f in finals)
     hit = sum(f["usage"]["promptCacheHitTokens"] for f in finals)
     share = hit / prompt
-    print(f"\n20-turn chat: {hit}/{prompt} prompt tokens were cache hits ({share:.1%})")
+    print(
+        f"\n20-turn chat ({'thinking' if thinking else 'plain'}): {hit}/{prompt} prompt tokens hit ({share:.1%})"
+    )
     assert share >= 0.8
     assert finals[-1]["sessionUsage"]["promptCacheHitTokens"] == hit
 
@@ -314,12 +335,17 @@ async def test_context_limit_compacts_instead_of_failing(tmp_path: Path) -> None
         long = " ".join(f"word{i}" for i in range(150))
         finals = []
         sid: str | None = None
+        fake.enqueue(Reply(content="Reply: " + long, repeat=40))
         for i in range(8):
             extra = {"sessionId": sid} if sid else {}
-            fake.enqueue(Reply(content=f"Reply {i}: " + long))
             f, sid = await chat.turn(f"Question {i}: {long}", **extra)
             finals.append(f)
         assert [f["state"] for f in finals] == ["done"] * 8, [f.get("error") for f in finals]
+        # DeepSeek said "maximum context length" once; the server learnt the limit from it and
+        # compacted deliberately from then on, before any further 400
+        assert [r.status for r in fake.requests if r.status != 200] == [400]
+        summaries = [b for b in bodies(fake) if b["messages"][-1]["content"] == history.SUMMARY_INSTRUCTION]
+        assert len(summaries) >= 2
         notices = [n["notice"] for n in chat.rec.streams if n.get("notice")]
         assert any("compacted" in n for n in notices)
         compacted = [n for n in chat.rec.streams if n.get("compacted")]
@@ -336,7 +362,8 @@ async def test_context_limit_compacts_instead_of_failing(tmp_path: Path) -> None
 async def test_slash_commands_and_references(fake: FakeDeepSeek, tmp_path: Path) -> None:
     root = tmp_path / "project"
     root.mkdir()
-    (root / "util.py").write_text("def helper():\n    return 42\n")
+    secret = "sk-live0123456789abcdef0123456789abcdef"
+    (root / "util.py").write_text(f"TOKEN = '{secret}'\n\n\ndef helper():\n    return 42\n")
     (root / ".env").write_text("SECRET=1\n")
     chat = await start(fake, tmp_path / "data", root=root)
     uri = (root / "graph.py").as_uri()
@@ -350,12 +377,25 @@ async def test_slash_commands_and_references(fake: FakeDeepSeek, tmp_path: Path)
     user = bodies(fake)[-1]["messages"][-1]["content"]
     assert "#selection (graph.py, lines 4-9)" in user and "def shortest(graph, source):" in user
     assert user.rstrip().endswith("Mention bugs or risks you notice.")
+    listed = (await chat.cmd("deepseek.chat.sessions", {}))["sessions"]
+    assert [x["title"] for x in listed] == ["Explain graph.py, lines 4-9"]
+    assert listed[0]["workspace"] == str(root)
 
     fake.enqueue(Reply(content="helper returns 42."))
     final, _ = await chat.turn("Compare with #file:util.py and #file:../outside.py", sessionId=sid)
     user = bodies(fake)[-1]["messages"][-1]["content"]
     assert "#file:util.py (util.py)" in user and "return 42" in user
-    assert any("outside the workspace" in p for p in chat.rec.job(final["jobId"])[0]["context"]["problems"])
+    assert secret not in user  # attachments go through the context builder, which masks secrets
+    notices = [n["notice"] for n in chat.rec.job(final["jobId"]) if n.get("notice")]
+    assert any("#file:../outside.py" in n and "outside the workspace" in n for n in notices)
+    [attached] = chat.rec.job(final["jobId"])[0]["attachments"]
+    assert attached["label"] == "#file:util.py" and any("masked" in n for n in attached["notes"])
+
+    fake.enqueue(Reply(content="No."))
+    final, _ = await chat.turn("What is in #file:.env ?", sessionId=sid)
+    assert "SECRET=1" not in bodies(fake)[-1]["messages"][-1]["content"]
+    notices = [n["notice"] for n in chat.rec.job(final["jobId"]) if n.get("notice")]
+    assert any("#file:.env" in n and "excludePatterns" in n for n in notices)
 
     fake.enqueue(Reply(content="Same code."))
     await chat.turn("Again: #selection", sessionId=sid, uri=uri, range=rng(3, 0, 8, 15))
@@ -367,6 +407,14 @@ async def test_slash_commands_and_references(fake: FakeDeepSeek, tmp_path: Path)
     fake.enqueue(Reply(content="Thought hard."))
     await chat.turn("Think", sessionId=sid)
     assert bodies(fake)[-1]["model"] == "deepseek-reasoner"
+
+    fake.enqueue(Reply(content="The gist."), Reply(content="Continuing."))
+    final, _ = await chat.turn("/compact", sessionId=sid)
+    assert bodies(fake)[-1]["messages"][-1]["content"] == history.SUMMARY_INSTRUCTION
+    assert any("compacted on request" in (n.get("notice") or "") for n in chat.rec.job(final["jobId"]))
+    await chat.turn("Go on", sessionId=sid)
+    sent = bodies(fake)[-1]["messages"]
+    assert sent[1]["content"] == history.SUMMARY_LEAD + "The gist." and sent[-1]["content"] == "Go on"
 
     final, _ = await chat.turn("/clear", sessionId=sid)
     fake.enqueue(Reply(content="Fresh."))
@@ -402,3 +450,90 @@ async def test_v4_thinking_parameter_and_effort(fake: FakeDeepSeek, tmp_path: Pa
     assert b2["thinking"] == {"type": "disabled"} and "reasoning_effort" not in b2
     assert b2["messages"][:2] == b1["messages"]
     await chat.client.shutdown_session()
+
+
+async def test_thinking_settings_apply_to_chat(fake: FakeDeepSeek, tmp_path: Path) -> None:
+    init = {"thinking": True, "reasoningEffort": "max"}
+    chat = await start(fake, tmp_path / "data", init=init, DEEPSEEK_MODEL="deepseek-v4-pro")
+    fake.enqueue(Reply(content="a", reasoning="r"), Reply(content="b"), Reply(content="c"))
+    final, sid = await chat.turn("q1")
+    assert chat.rec.reasoning(final["jobId"]) == "r" and chat.rec.content(final["jobId"]) == "a"
+    await chat.turn("/think off", sessionId=sid)
+    await chat.turn("q2", sessionId=sid)
+    final, new_sid = await chat.turn("/new q3", sessionId=sid)
+    b1, b2, b3 = bodies(fake)
+    assert b1["thinking"] == {"type": "enabled"} and b1["reasoning_effort"] == "max"
+    assert b2["thinking"] == {"type": "disabled"} and "reasoning_effort" not in b2
+    assert new_sid != sid and [m["content"] for m in b3["messages"][1:]] == ["q3"]
+    assert b3["thinking"] == {"type": "enabled"}
+    await chat.client.shutdown_session()
+
+
+async def test_empty_message_is_refused(chat: Chat) -> None:
+    with pytest.raises(Exception, match="empty"):
+        await chat.send("   ")
+
+
+async def test_two_servers_share_the_store(fake: FakeDeepSeek, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    a, b = await start(fake, data), await start(fake, data)
+    fake.enqueue(Reply(content="ok", delay=0.01, repeat=20))
+
+    async def talk(chat: Chat, name: str) -> str:
+        _, sid = await chat.turn(f"{name} 0")
+        for i in range(1, 5):
+            final, _ = await chat.turn(f"{name} {i}", sessionId=sid)
+            assert final["state"] == "done", final
+        return sid
+
+    sid_a, sid_b = await asyncio.gather(talk(a, "A"), talk(b, "B"))
+    listed = (await a.cmd("deepseek.chat.sessions", {"all": True}))["sessions"]
+    assert {x["sessionId"] for x in listed} == {sid_a, sid_b}
+    assert all(x["messages"] == 10 for x in listed)
+    hist = await a.cmd("deepseek.chat.history", {"sessionId": sid_b})
+    assert [m["content"] for m in hist["messages"] if m["role"] == "user"] == [f"B {i}" for i in range(5)]
+    await a.client.shutdown_session()
+    await b.client.shutdown_session()
+
+
+async def test_a_failed_turn_is_not_resent(chat: Chat, fake: FakeDeepSeek) -> None:
+    fake.enqueue(Reply(content="One."), Reply(status=402), Reply(content="Three."))
+    _, sid = await chat.turn("first")
+    final, _ = await chat.turn("second", sessionId=sid)
+    assert final["state"] == "failed" and final["error"]["code"] == "insufficient_balance"
+    await chat.turn("third", sessionId=sid)
+    assert [m["content"] for m in bodies(fake)[-1]["messages"][1:]] == ["first", "One.", "third"]
+    hist = await chat.cmd("deepseek.chat.history", {"sessionId": sid})
+    assert [(m["content"], m["status"]) for m in hist["messages"] if m["role"] == "user"] == [
+        ("first", "ok"),
+        ("second", "failed"),
+        ("third", "ok"),
+    ]
+
+
+async def test_an_attachment_too_large_for_the_model_is_refused_clearly(tmp_path: Path) -> None:
+    async with FakeDeepSeek(api_key=TEST_KEY, context_limits={"deepseek-chat": 2000}) as fake:
+        chat = await start(fake, tmp_path / "data")
+        fake.enqueue(Reply(content="x"))
+        await chat.turn("hello")  # the server learns nothing yet: it assumes 128K
+        big = "".join(f"value_{i} = compute({i})\n" for i in range(600))
+        open_doc(chat.client, URI, big)
+        final, _ = await chat.turn("What is this file?", uri=URI)
+        # too big for the real window: DeepSeek's 400 teaches the limit, compaction cannot help
+        assert final["state"] == "failed" and final["error"]["code"] == "bad_request"
+        assert "too large" in final["error"]["message"]
+        assert not [b for b in bodies(fake) if b["messages"][-1]["content"] == history.SUMMARY_INSTRUCTION]
+        fake.enqueue(Reply(content="y"))
+        final, _ = await chat.turn("What is this file?", uri=URI)
+        assert final["state"] == "failed" and "too large" in final["error"]["message"]
+        await chat.client.shutdown_session()
+
+
+async def test_deleting_a_session_cancels_its_running_turn(chat: Chat, fake: FakeDeepSeek) -> None:
+    fake.enqueue(Reply(content="one"), Reply(content="held " * 10, hold_after=1))
+    _, sid = await chat.turn("first")
+    job, _ = await chat.send("second", sessionId=sid)
+    await fake.wait_for_held(1)
+    assert (await chat.cmd("deepseek.chat.delete", {"sessionId": sid}))["deleted"]
+    assert (await chat.rec.wait_done(job))["state"] == "cancelled"
+    assert (await chat.cmd("deepseek.chat.sessions", {"all": True}))["sessions"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from deepseek_lsp.chat import history
 from deepseek_lsp.chat.store import RESET, SUMMARY, ChatStore, Message
@@ -10,11 +11,17 @@ from deepseek_lsp.chat.store import RESET, SUMMARY, ChatStore, Message
 SYSTEM = "You are a test."
 
 
-def turn(store: ChatStore, sid: str, q: str, a: str, **kw: object) -> None:
+def turn(
+    store: ChatStore,
+    sid: str,
+    q: str,
+    a: str,
+    reasoning: str | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
+) -> None:
     tid = f"t{len(store.messages(sid))}"
     uid = store.begin_turn(sid, tid, q, q)
-    store.complete_turn(sid, uid, tid, a, reasoning=kw.get("reasoning"), model="m",  # type: ignore[arg-type]
-                        usage=kw.get("usage"), tool_calls=kw.get("tool_calls"))  # type: ignore[arg-type]
+    store.complete_turn(sid, uid, tid, a, reasoning=reasoning, model="m", usage=None, tool_calls=tool_calls)
 
 
 def test_each_request_extends_the_previous_one_exactly() -> None:
@@ -35,8 +42,12 @@ def test_reasoning_is_kept_only_for_tool_call_turns() -> None:
     calls = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
     with_tools = Message(1, "s", "t", "assistant", "", reasoning="why", tool_calls=calls)
     plain = Message(2, "s", "t2", "assistant", "hi", reasoning="why")
-    assert history.wire(with_tools) == {"role": "assistant", "content": "", "tool_calls": calls,
-                                        "reasoning_content": "why"}
+    assert history.wire(with_tools) == {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": calls,
+        "reasoning_content": "why",
+    }
     assert history.wire(plain) == {"role": "assistant", "content": "hi"}
     assert history.strip_reasoning([history.wire(with_tools)])[0].get("reasoning_content") is None
 
@@ -63,7 +74,11 @@ def test_clear_starts_a_fresh_history() -> None:
     store.add("s", RESET, "", in_context=True)
     turn(store, "s", "new", "new answer")
     assert [m["content"] for m in history.request(SYSTEM, store.messages("s"), "next")] == [
-        SYSTEM, "new", "new answer", "next"]
+        SYSTEM,
+        "new",
+        "new answer",
+        "next",
+    ]
 
 
 def test_compaction_summarises_old_turns_and_keeps_the_newest() -> None:
@@ -72,7 +87,7 @@ def test_compaction_summarises_old_turns_and_keeps_the_newest() -> None:
     for i in range(6):
         turn(store, "s", f"question {i} " + "x " * 200, f"answer {i} " + "y " * 200)
     rows = store.messages("s")
-    limit = 4000
+    limit = 2000
     estimate = history.prompt_estimate(SYSTEM, rows, "q")
     assert history.needs_compaction(estimate, limit, None)
     plan = history.plan_compaction(rows, limit)

@@ -13,6 +13,7 @@ from deepseek_lsp.chat.store import (
     SCHEMA_VERSION,
     AsyncChatStore,
     ChatStore,
+    StoreError,
     data_dir,
     make_title,
 )
@@ -42,12 +43,28 @@ def test_a_turn_enters_the_history_only_when_complete(store: ChatStore) -> None:
     uid = store.begin_turn("s1", "t1", "expanded question", "question")
     [pending] = store.messages("s1")
     assert pending.status == "pending" and not pending.in_context
-    usage = {"promptTokens": 10, "completionTokens": 5, "promptCacheHitTokens": 0,
-             "promptCacheMissTokens": 10, "reasoningTokens": 2, "cost": 0.001}
+    usage = {
+        "promptTokens": 10,
+        "completionTokens": 5,
+        "promptCacheHitTokens": 0,
+        "promptCacheMissTokens": 10,
+        "reasoningTokens": 2,
+        "cost": 0.001,
+    }
     store.complete_turn("s1", uid, "t1", "answer", reasoning="thought", model="m", usage=usage)
     user, reply = store.messages("s1")
-    assert (user.status, user.in_context, user.content, user.display) == ("ok", True, "expanded question", "question")
-    assert (reply.role, reply.content, reply.reasoning, reply.usage) == ("assistant", "answer", "thought", usage)
+    assert (user.status, user.in_context, user.content, user.display) == (
+        "ok",
+        True,
+        "expanded question",
+        "question",
+    )
+    assert (reply.role, reply.content, reply.reasoning, reply.usage) == (
+        "assistant",
+        "answer",
+        "thought",
+        usage,
+    )
     session = store.get_session("s1")
     assert session is not None and session.title == "question"
     totals = store.totals("s1")
@@ -60,7 +77,9 @@ def test_aborted_turns_stay_out_of_the_history(store: ChatStore) -> None:
     store.abort_turn("s1", uid, "t1", "cancelled", "partial ans")
     rows = store.messages("s1")
     assert [(m.role, m.status, m.in_context) for m in rows] == [
-        ("user", "cancelled", False), ("assistant", "cancelled", False)]
+        ("user", "cancelled", False),
+        ("assistant", "cancelled", False),
+    ]
 
 
 def test_sessions_list_rename_delete(store: ChatStore) -> None:
@@ -113,3 +132,26 @@ async def test_async_facade_runs_off_the_loop(store: ChatStore) -> None:
     s = AsyncChatStore(store)
     session = await s.call(store.ensure_session, "x", None)
     assert session.id == "x"
+
+
+def test_a_new_migration_is_applied_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deepseek_lsp.chat import store as store_mod
+
+    path = tmp_path / "chat.sqlite3"
+    old = ChatStore(path)
+    old.ensure_session("kept")
+    old.close()
+    extra = (2, "ALTER TABLE sessions ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
+    monkeypatch.setattr(store_mod, "MIGRATIONS", (*store_mod.MIGRATIONS, extra))
+    new = ChatStore(path)
+    assert new.schema_version() == 2 and new.migrate() == 2
+    assert new.get_session("kept") is not None
+    cols = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(sessions)")]
+    assert "pinned" in cols
+
+
+def test_an_unwritable_place_is_an_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises((OSError, StoreError)):
+        ChatStore(blocker / "chat.sqlite3")

@@ -9,10 +9,21 @@ from deepseek_lsp.chat.transcript import to_markdown
 def test_transcript() -> None:
     store = ChatStore(":memory:")
     session = store.ensure_session("s")
-    uid = store.begin_turn("s", "t1", "#selection (a.py):\ncode\n\nexplain", "explain #selection",
-                           {"attachments": [{"label": "#selection", "title": "a.py, line 1"}]})
-    usage = {"promptTokens": 100, "completionTokens": 20, "promptCacheHitTokens": 64,
-             "promptCacheMissTokens": 36, "reasoningTokens": 5, "cost": 0.0001}
+    uid = store.begin_turn(
+        "s",
+        "t1",
+        "#selection (a.py):\ncode\n\nexplain",
+        "explain #selection",
+        {"attachments": [{"label": "#selection", "title": "a.py, line 1"}]},
+    )
+    usage = {
+        "promptTokens": 100,
+        "completionTokens": 20,
+        "promptCacheHitTokens": 64,
+        "promptCacheMissTokens": 36,
+        "reasoningTokens": 5,
+        "cost": 0.0001,
+    }
     store.complete_turn("s", uid, "t1", "It adds.", reasoning="Hmm.", model="deepseek-chat", usage=usage)
     uid = store.begin_turn("s", "t2", "second", "second")
     store.abort_turn("s", uid, "t2", "cancelled", "")

@@ -65,9 +65,7 @@ COMMANDS: dict[str, Command] = {
             "behaviour. Explain the changes briefly, then give the code in one fenced block.",
             implies=("selection",),
         ),
-        Command(
-            "clear", "Start over in this session: earlier messages are no longer sent.", local=True
-        ),
+        Command("clear", "Start over in this session: earlier messages are no longer sent.", local=True),
         Command("new", "Start a new session (the reply carries its sessionId).", local=True),
         Command("compact", "Summarise the conversation so far to save context.", local=True),
         Command("model", "Show or set this session's model.", local=True, usage="/model [name]"),
@@ -147,8 +145,8 @@ def find_references(text: str) -> tuple[Reference, ...]:
     refs: list[Reference] = []
     for match in _REFERENCE.finditer(text):
         kind, path = match.group(1), match.group(2)
-        if path:
-            path = path.strip('"')
+        if path:  # a quoted path may hold spaces; an unquoted one ends before punctuation
+            path = path[1:-1] if path.startswith('"') else path.rstrip(",;:!?).'")
         if kind == "file" and not path:
             ref = Reference("buffer")
         elif kind == "file":
@@ -162,9 +160,7 @@ def find_references(text: str) -> tuple[Reference, ...]:
     return tuple(refs)
 
 
-def references_for(
-    parsed: Parsed, *, has_document: bool, has_selection: bool
-) -> tuple[Reference, ...]:
+def references_for(parsed: Parsed, *, has_document: bool, has_selection: bool) -> tuple[Reference, ...]:
     """The references to attach: those named, else what the command or the request implies.
 
     PROTOCOL.md: `uri`/`range` attach that code; a command on no selection takes the file.
@@ -280,9 +276,7 @@ def think_option(argument: str, options: dict[str, Any], default: str) -> Option
             opts,
             f"Unknown `/think` value `{arg}`; use on, off, default or one of {', '.join(EFFORTS)}.",
         )
-    return OptionChange(
-        opts, f"Thinking for this session: {describe_thinking(opts, default)}.", True
-    )
+    return OptionChange(opts, f"Thinking for this session: {describe_thinking(opts, default)}.", True)
 
 
 def describe_thinking(options: dict[str, Any], default: str) -> str:

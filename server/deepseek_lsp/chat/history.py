@@ -28,6 +28,7 @@ CONTEXT_LIMITS: dict[str, int] = {
 }
 DEFAULT_LIMIT = 131_072
 COMPACT_AT = 0.8  # share of (limit - reply reserve) that triggers compaction
+MAX_MESSAGE_SHARE = 0.6  # a single message (with attachments) may not take more of the window
 KEEP_SHARE = 0.25  # share of the window the newest verbatim turns may keep after compaction
 
 SUMMARY_INSTRUCTION = (
@@ -68,11 +69,7 @@ def context_rows(rows: Sequence[Message]) -> tuple[Message | None, list[Message]
     boundary = next((r for r in reversed(sent) if r.role in BOUNDARIES), None)
     if boundary is None:
         return None, [r for r in sent if r.role not in BOUNDARIES]
-    keep_from = (
-        int(boundary.meta.get("keep_from", boundary.id))
-        if boundary.role == SUMMARY
-        else boundary.id
-    )
+    keep_from = int(boundary.meta.get("keep_from", boundary.id)) if boundary.role == SUMMARY else boundary.id
     return boundary, [r for r in sent if r.id >= keep_from and r.role not in BOUNDARIES]
 
 

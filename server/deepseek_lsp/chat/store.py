@@ -175,9 +175,7 @@ class ChatStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(
-                self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-            )
+            self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout = 10000")
             if self.path != ":memory:":
@@ -263,29 +261,44 @@ class ChatStore:
         return _session(rows[0]) if rows else None
 
     def list_sessions(self, workspace: str | None = None, limit: int = 200) -> list[SessionInfo]:
-        """Newest first; with `workspace`, only that workspace's sessions."""
+        """Newest first; with `workspace`, only that workspace's sessions. Reads only the columns
+        a list needs, in one snapshot."""
         where, params = ("WHERE workspace = ?", (workspace,)) if workspace else ("", ())
-        rows = self._read(
-            f"SELECT * FROM sessions {where} ORDER BY updated DESC LIMIT ?", (*params, limit)
-        )
-        out = []
-        for row in rows:
-            session = _session(row)
-            msgs = self.messages(session.id)
-            first = next((m for m in msgs if m.role == "user"), None)
-            preview = (first.display or first.content) if first else ""
-            totals = empty_totals()
-            for m in msgs:
-                add_usage(totals, m.usage)
-            out.append(
-                SessionInfo(
-                    session,
-                    sum(m.role in ("user", "assistant") for m in msgs),
-                    totals,
-                    preview[:120],
-                )
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                rows = self._db.execute(
+                    f"SELECT * FROM sessions {where} ORDER BY updated DESC LIMIT ?", (*params, limit)
+                ).fetchall()
+                ids = [r["id"] for r in rows]
+                marks = ",".join("?" * len(ids))
+                stats = self._db.execute(
+                    f"SELECT session_id, role, display, content, usage FROM messages "
+                    f"WHERE session_id IN ({marks}) "
+                    "AND (role IN ('user', 'assistant') OR usage IS NOT NULL) ORDER BY id",
+                    ids,
+                ).fetchall()
+            finally:
+                self._db.execute("COMMIT")
+        counts: dict[str, int] = {}
+        previews: dict[str, str] = {}
+        totals: dict[str, dict[str, Any]] = {}
+        for st in stats:
+            sid = st["session_id"]
+            if st["role"] in ("user", "assistant"):
+                counts[sid] = counts.get(sid, 0) + 1
+            if st["role"] == "user" and sid not in previews:
+                previews[sid] = (st["display"] or st["content"])[:120]
+            add_usage(totals.setdefault(sid, empty_totals()), _loads(st["usage"]))
+        return [
+            SessionInfo(
+                _session(r),
+                counts.get(r["id"], 0),
+                totals.get(r["id"], empty_totals()),
+                previews.get(r["id"], ""),
             )
-        return out
+            for r in rows
+        ]
 
     def rename(self, session_id: str, title: str) -> bool:
         with self._write() as db:
@@ -300,9 +313,7 @@ class ChatStore:
 
     def set_options(self, session_id: str, options: dict[str, Any]) -> None:
         with self._write() as db:
-            db.execute(
-                "UPDATE sessions SET options = ? WHERE id = ?", (_dumps(options), session_id)
-            )
+            db.execute("UPDATE sessions SET options = ? WHERE id = ?", (_dumps(options), session_id))
 
     # -- messages ----------------------------------------------------------------------------
     def messages(self, session_id: str) -> list[Message]:
@@ -416,8 +427,11 @@ class ChatStore:
         usage: dict[str, Any] | None,
         tool_calls: list[dict[str, Any]] | None = None,
         meta: dict[str, Any] | None = None,
+        title: str | None = None,
     ) -> int:
-        """The user's message and the reply enter the history together, in one commit."""
+        """The user's message and the reply enter the history together, in one commit.
+
+        An untitled session takes `title`, else the start of its first message."""
         with self._write() as db:
             db.execute("UPDATE messages SET status = 'ok', in_context = 1 WHERE id = ?", (user_id,))
             row_id = self._insert(
@@ -435,16 +449,12 @@ class ChatStore:
                 usage=usage,
                 meta=meta,
             )
-            title_row = db.execute(
-                "SELECT title FROM sessions WHERE id = ?", (session_id,)
-            ).fetchone()
+            title_row = db.execute("SELECT title FROM sessions WHERE id = ?", (session_id,)).fetchone()
             if title_row is not None and not title_row[0]:
-                user = db.execute(
-                    "SELECT display, content FROM messages WHERE id = ?", (user_id,)
-                ).fetchone()
+                user = db.execute("SELECT display, content FROM messages WHERE id = ?", (user_id,)).fetchone()
                 db.execute(
                     "UPDATE sessions SET title = ? WHERE id = ?",
-                    (make_title(user[0] or user[1]), session_id),
+                    (make_title(title or user[0] or user[1]), session_id),
                 )
         return row_id
 

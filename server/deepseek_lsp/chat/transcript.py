@@ -23,8 +23,7 @@ def usage_line(usage: dict[str, Any] | None) -> str:
     if not usage:
         return ""
     parts = [
-        f"{usage.get('promptTokens', 0)} prompt tokens "
-        f"({usage.get('promptCacheHitTokens', 0)} cached)",
+        f"{usage.get('promptTokens', 0)} prompt tokens ({usage.get('promptCacheHitTokens', 0)} cached)",
         f"{usage.get('completionTokens', 0)} completion",
     ]
     if usage.get("reasoningTokens"):
@@ -57,14 +56,11 @@ def to_markdown(session: Session, messages: Sequence[Message]) -> str:
                 (m.display if m.display is not None else m.content).strip() or "*(empty)*",
             ]
             attached = [
-                a.get("label", "") + f" ({a.get('title', '')})"
-                for a in m.meta.get("attachments", [])
+                a.get("label", "") + f" ({a.get('title', '')})" for a in m.meta.get("attachments", [])
             ]
             if attached:
                 out += ["", "*Attached: " + ", ".join(attached) + "*"]
-            if m.status in _STATUS and not any(
-                x.turn == m.turn and x.role == "assistant" for x in messages
-            ):
+            if m.status in _STATUS and not any(x.turn == m.turn and x.role == "assistant" for x in messages):
                 out += ["", f"*({_STATUS[m.status]})*"]
             out.append("")
         elif m.role == "assistant":

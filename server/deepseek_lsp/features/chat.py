@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
@@ -62,6 +62,7 @@ SUMMARY_MAX_TOKENS = 1200
 MAX_FILE_BYTES = 1_000_000
 
 Effort = Literal["low", "medium", "high", "max"]
+T = TypeVar("T")
 
 
 class ChatArgs(Args):
@@ -112,6 +113,7 @@ class ChatState:
     strip_reasoning: set[str] = field(default_factory=set)  # models that refused reasoning_content
     session_usage: dict[str, dict[str, Any]] = field(default_factory=dict)
     active: str | None = None
+    running: dict[str, set[str]] = field(default_factory=dict)  # session -> its running job ids
     _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def open(self, warn: Callable[[str], None]) -> AsyncChatStore:
@@ -215,6 +217,8 @@ def register(ls: DeepSeekLanguageServer) -> None:
     @ls.command("deepseek.chat.delete")
     async def delete(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, bool]:
         a = parse_args(SessionArgs, args, "deepseek.chat.delete")
+        for job_id in state.running.pop(a.session_id, set()):
+            ls.services.jobs.cancel(job_id)  # a reply into a deleted session goes nowhere
         s = await store()
         state.session_usage.pop(a.session_id, None)
         if state.active == a.session_id:
@@ -237,10 +241,14 @@ def register(ls: DeepSeekLanguageServer) -> None:
 
 def capture(ls: DeepSeekLanguageServer, a: ChatArgs) -> Turn:
     """Parse the message and snapshot the document now: ranges are valid only at this moment."""
+    if not a.message.strip():
+        raise JsonRpcInvalidParams(f"{CHAT}: the message is empty")
     parsed = cmds.parse(a.message)
     session_id = a.session_id or new_session_id()
     if parsed.command is not None and parsed.command.name == "new":
         session_id = new_session_id()
+        if parsed.argument:  # "/new <question>": the question opens the new session
+            parsed = cmds.parse(parsed.argument)
     document: DocumentSnapshot | None = None
     start = end = 0
     if a.uri:
@@ -305,6 +313,21 @@ async def run_turn(
     job: Job,
     turn: Turn,
 ) -> None:
+    sid = turn.session_id
+    state.running.setdefault(sid, set()).add(job.id)
+    try:
+        await _run_turn(ls, state, warn, job, turn)
+    finally:
+        state.running.get(sid, set()).discard(job.id)
+
+
+async def _run_turn(
+    ls: DeepSeekLanguageServer,
+    state: ChatState,
+    warn: Callable[[str], None],
+    job: Job,
+    turn: Turn,
+) -> None:
     s = await state.open(warn)
     sid = turn.session_id
     async with state.lock(sid):
@@ -327,23 +350,19 @@ async def run_turn(
             cmds.unchanged(a) if a.body.strip() and a.render() in earlier else a for a in attachments
         ]
         content = cmds.compose(parsed, attachments)
-        job.emit(
-            sessionId=sid,
-            context={
-                "attachments": [a.to_json() for a in attachments],
-                "problems": problems,
-            },
-        )
+        job.emit(sessionId=sid, attachments=[a.to_json() for a in attachments])
         for problem in problems:
             job.emit(notice=problem)
 
         limit = history.context_limit(model, state.learned_limits)
         max_tokens = ls.services.settings.max_tokens
+        check_size(content, model, limit)
         if history.needs_compaction(history.prompt_estimate(SYSTEM, rows, content), limit, max_tokens):
             rows = await compact(ls, state, s, job, sid, rows, model, limit, forced=False)
 
         async def recompact(new_limit: int) -> list[dict[str, Any]]:
             nonlocal rows
+            check_size(content, model, new_limit)  # no summary can make room for this one
             rows = await compact(ls, state, s, job, sid, rows, model, new_limit, forced=False)
             return history.request(SYSTEM, rows, content)
 
@@ -363,24 +382,59 @@ async def run_turn(
             raise
         reasoning = "".join(job.reasoning) or None
         reply_meta = {"finishReason": result.finish_reason} if result.finish_reason else {}
+        commit = s.call(
+            s.sync.complete_turn,
+            sid,
+            user_id,
+            turn_id,
+            job.text,
+            reasoning=reasoning,
+            model=used_model,
+            usage=job.usage,
+            meta=reply_meta,
+            title=suggest_title(parsed, attachments),
+        )
         try:
-            await s.call(
-                s.sync.complete_turn,
-                sid,
-                user_id,
-                turn_id,
-                job.text,
-                reasoning=reasoning,
-                model=used_model,
-                usage=job.usage,
-                meta=reply_meta,
-            )
+            await uninterrupted(commit)
         except (sqlite3.Error, StoreError) as exc:
             log.exception("could not save a chat turn")
             warn(f"deepseek-lsp: the reply could not be saved to the chat history ({exc}).")
-        totals = await s.call(s.sync.totals, sid)
+        totals = await uninterrupted(s.call(s.sync.totals, sid))
         state.session_usage[sid] = totals
         job.finish("done", finish_reason=result.finish_reason, sessionId=sid, sessionUsage=totals)
+
+
+async def uninterrupted(work: Awaitable[T]) -> T:
+    """Finish `work` even if the job is cancelled meanwhile: the reply was complete, so the
+    turn is saved and reported done rather than half-recorded as cancelled."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        return await task
+
+
+def check_size(content: str, model: str, limit: int) -> None:
+    """A message that alone would crowd out the context window is refused with advice."""
+    size = history.estimate_tokens(content)
+    if size > history.MAX_MESSAGE_SHARE * limit:
+        raise DeepSeekError(
+            "bad_request",
+            f"This message with its attachments is too large for {model} (about {size:,} tokens; "
+            f"the model's context is {limit:,}). Attach a selection instead of whole files.",
+        )
+
+
+def suggest_title(parsed: cmds.Parsed, attachments: list[cmds.Attachment]) -> str | None:
+    """ "/explain" makes a poor session title: "Explain graph.py, lines 4-9" is better."""
+    if parsed.command is None:
+        return None
+    what = f" {attachments[0].title}" if attachments else ""
+    ask = f": {parsed.argument}" if parsed.argument else ""
+    return f"{parsed.command.name.capitalize()}{what}{ask}"
 
 
 def resolve_thinking(
@@ -478,8 +532,8 @@ async def save_aborted(
             usage=job.usage,
             meta=meta,
         )
-    except (sqlite3.Error, StoreError):
-        log.exception("could not record an aborted chat turn")
+    except (sqlite3.Error, StoreError) as exc:  # e.g. the session was deleted meanwhile
+        log.info("could not record an aborted chat turn: %s", exc)
 
 
 async def compact(

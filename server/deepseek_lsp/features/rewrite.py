@@ -1,9 +1,470 @@
-"""Rewrite: `deepseek.rewrite`, `deepseek.accept`, `deepseek.reject` (issue 3 fills this in)."""
+"""Rewrite: `deepseek.rewrite`, `deepseek.accept`, `deepseek.reject`.
+
+The new code streams into the document itself through versioned `workspace/applyEdit`s; the
+logic is in `rewrite/` (pure), this module only wires it to LSP: the command arguments,
+DeepSeek's stream, `didChange` events (through `ls.change_listeners`), the client's answers,
+and the job's notifications. A job that finished `done` stays tracked (up to TRACKED jobs) so
+`deepseek.reject` can still put the original back while the user keeps working elsewhere.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import posixpath
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
+from ..client import StreamResult
+from ..context import DiagnosticInfo, DocumentSnapshot
+from ..errors import DeepSeekError
+from ..jobs import Job
+from ..payload import chat_body, is_thinking
+from ..positions import Pos, lsp_range
+from ..prompts import PromptContext
+from ..rewrite import prompts as rp
+from ..rewrite.code_stream import PROSE_LANGUAGES, CodeStream
+from ..rewrite.indent import Layout, Shaper, insert_layout, insertion_after_block, replace_layout
+from ..rewrite.region import Edit, Region
+from ..rewrite.session import DocumentChanged, EditRefused, Session
 from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
+from .common import (
+    Args,
+    LspDiagnostic,
+    LspRange,
+    context_note,
+    diagnostics_for,
+    gather_context,
+    parse_args,
+    snapshot,
+)
+
+log = logging.getLogger(__name__)
+
+REWRITE, ACCEPT, REJECT = "deepseek.rewrite", "deepseek.accept", "deepseek.reject"
+TRACKED = 16  # finished rewrites that can still be rejected
+APPLY_TIMEOUT = 10.0  # seconds to wait for the client's answer to workspace/applyEdit
+_prefix_refused: set[str] = set()  # base URLs whose /beta endpoint refused prefix completion
+
+
+class RewriteArgs(Args):
+    uri: str
+    range: LspRange
+    instruction: str | None = None
+    action: str | None = None
+    diagnostics: list[LspDiagnostic] | None = None
+
+
+class JobArgs(Args):
+    job_id: str
+
+
+@dataclass
+class Target:
+    """Where the code goes: replacing the selection, or inserted (tests)."""
+
+    uri: str
+    text: str
+    version: int | None
+    start: int
+    end: int
+    layout: Layout
+    where: str = ""
+    module: str = ""
+
+
+@dataclass
+class Rewrite:
+    """The glue's state for one rewrite job."""
+
+    job: Job
+    uri: str
+    session: Session
+    listener: Callable[[types.DidChangeTextDocumentParams], None] | None = None
+    emitted: str = ""
+    decision: asyncio.Future[str] | None = None
+    accept_early: bool = False
+    finished_done: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RewriteFeature:
+    def __init__(self, ls: DeepSeekLanguageServer) -> None:
+        self.ls = ls
+        self.done: deque[Rewrite] = deque()  # finished rewrites still tracked, oldest first
+
+    # -- commands ----------------------------------------------------------------------------
+    def start(self, a: RewriteArgs) -> Job:
+        ls = self.ls
+        action = a.action or "refactor"
+        user_actions = ls.services.settings.actions
+        if action not in rp.BUILTIN and not any(u.name == action for u in user_actions):
+            known = ", ".join([*rp.BUILTIN, *(u.name for u in user_actions)])
+            raise JsonRpcInvalidParams(f"{REWRITE}: unknown action {action!r}; expected one of: {known}")
+        if _uquote(a.uri) not in {_uquote(u) for u in ls.workspace.text_documents}:
+            raise JsonRpcInvalidParams(f"{REWRITE}: {a.uri} is not open; open it first (rewrites edit open documents)")
+        caps = ls.client_capabilities.workspace
+        if caps is not None and caps.apply_edit is False:
+            raise JsonRpcInvalidParams(f"{REWRITE}: this client does not support workspace/applyEdit")
+        doc = snapshot(ls, a.uri)
+        start, end = ls.offsets(doc.text, a.range.to_lsp())
+        if start == end and action != "tests":
+            start, end = _line_span(doc.text, start)
+        if start == end and not doc.text[start:end]:
+            raise JsonRpcInvalidParams(f"{REWRITE}: the range is empty")
+        diags = _touching(diagnostics_for(ls, a.uri, a.diagnostics), doc.text, start, end)
+        target = self._target(doc, action, start, end)
+        title = rp.TITLES.get(action) or next((u.title for u in user_actions if u.name == action), action)
+        region = Region(target.text, target.version, target.start, target.end)
+        holder: list[Rewrite] = []
+        session = Session(region, lambda edit: self._send(holder[0], edit),
+                          on_applied=lambda: self._applied(holder[0]))
+
+        async def run(job: Job) -> None:
+            await self._run(holder[0], doc, start, end, action, a.instruction, diags, target)
+
+        job = ls.services.jobs.start(
+            "rewrite", run, uri=target.uri, range=region.lsp_range(ls.encoding),
+            title=f"DeepSeek: {title}", request_id=ls.protocol.msg_id,
+        )
+        rw = Rewrite(job=job, uri=target.uri, session=session)
+        holder.append(rw)
+        job.data["rewrite"] = rw
+        self._listen(rw)
+        return job
+
+    def accept(self, job_id: str) -> dict[str, Any]:
+        job = self.ls.services.jobs.get(job_id)
+        rw = job.data.get("rewrite") if job else None
+        if job is None or not isinstance(rw, Rewrite):
+            return {"jobId": job_id, "accepted": False}
+        if job.state == "review" and rw.decision is not None and not rw.decision.done():
+            rw.decision.set_result("accept")
+        elif job.state == "streaming":
+            rw.accept_early = True  # no review for this one
+        elif job.state != "done":
+            return {"jobId": job_id, "accepted": False}
+        else:
+            self._forget(rw)
+        return {"jobId": job_id, "accepted": True}
+
+    async def reject(self, job_id: str) -> dict[str, Any]:
+        job = self.ls.services.jobs.get(job_id)
+        rw = job.data.get("rewrite") if job else None
+        if job is None or not isinstance(rw, Rewrite):
+            return {"jobId": job_id, "rejected": False}
+        if not job.finished and job.task is not None:
+            if job.state == "review" and rw.decision is not None and not rw.decision.done():
+                rw.decision.set_result("reject")
+            else:
+                self.ls.services.jobs.cancel(job.id)  # mid-stream: cancelling restores
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(job.task), 30)
+            return {"jobId": job_id, "rejected": job.state == "cancelled"}
+        if job.state != "done" or rw.listener is None or not self._in_sync(rw):
+            return {"jobId": job_id, "rejected": False}
+        ok = await rw.session.restore()
+        self._forget(rw)
+        if ok:
+            job.range = lsp_range(rw.session.region.text, rw.session.region.start,
+                                  rw.session.region.end, self.ls.encoding)
+        return {"jobId": job_id, "rejected": ok}
+
+    # -- the job -----------------------------------------------------------------------------
+    async def _run(
+        self,
+        rw: Rewrite,
+        doc: DocumentSnapshot,
+        start: int,
+        end: int,
+        action: str,
+        instruction: str | None,
+        diags: tuple[DiagnosticInfo, ...],
+        target: Target,
+    ) -> None:
+        ls, job, session = self.ls, rw.job, rw.session
+        keep_tracking = False
+        try:
+            ctx, built = await gather_context(ls, "rewrite", doc, start, end, diags)
+            if built.excluded:
+                raise DeepSeekError(
+                    "bad_request",
+                    f"{built.path} matches deepseek.excludePatterns, so it is never sent to DeepSeek.",
+                )
+            if action != "tests" and built.selection != doc.text[start:end]:
+                raise DeepSeekError(
+                    "bad_request",
+                    "The selection holds what looks like a secret, which is masked before it is "
+                    "sent, so a rewrite would lose it. Select code without it, or set "
+                    "deepseek.maskSecrets to false.",
+                )
+            job.emit(context=context_note(built))
+            task = rp.build_task(
+                action, instruction, ctx, diags, ls.services.settings.actions,
+                tests_where=target.where or "below the selected code, in the same file",
+                tests_module=target.module,
+            )
+            shaper = Shaper(target.layout)
+
+            def on_code(code: str) -> None:
+                shaper.feed(code)
+                if not shaper.empty:
+                    session.set_target(shaper.text)
+
+            session.start()
+            result = await self._stream(job, ctx, task, on_code)
+            shaper.finish()
+            if shaper.empty:
+                raise DeepSeekError("bad_request", "DeepSeek answered without any code; your text is unchanged. Retry, or rephrase the instruction.")
+            if result.finish_reason == "length":
+                raise DeepSeekError("truncated", "DeepSeek's code hit the token limit (deepseek.maxTokens) before it ended, so it was not kept. Raise the limit or select less code.")
+            if result.finish_reason not in (None, "stop"):
+                raise DeepSeekError("bad_request", f"DeepSeek stopped early ({result.finish_reason}), so the code was not kept.")
+            await session.finish(shaper.text)
+            self._applied(rw)
+            review = ls.services.settings.review and not rw.accept_early
+            if review:
+                rw.decision = asyncio.get_running_loop().create_future()
+                job.range = session.region.lsp_range(ls.encoding)
+                job.review()
+                ls.services.jobs.host.progress_report(job, "Review: accept or reject")
+                if await rw.decision == "reject":
+                    if not await session.restore():
+                        raise DeepSeekError("document_changed", "The rewritten text was edited, so the original could not be put back.")
+                    job.range = session.region.lsp_range(ls.encoding)
+                    job.finish("cancelled")
+                    return
+            job.range = session.region.lsp_range(ls.encoding)
+            job.finish("done", finish_reason=result.finish_reason)
+            keep_tracking = not review
+        except asyncio.CancelledError:
+            await self._restore(rw)
+            raise
+        except (DocumentChanged, EditRefused) as exc:
+            if isinstance(exc, EditRefused):
+                await self._restore(rw)
+                raise DeepSeekError(
+                    "document_changed",
+                    "The editor refused the rewrite's edits (workspace/applyEdit answered "
+                    "applied: false); the original text was kept.",
+                ) from None
+            job.range = session.region.lsp_range(ls.encoding)
+            raise DeepSeekError("document_changed") from None
+        except BaseException:
+            await self._restore(rw)
+            raise
+        finally:
+            await session.stop()
+            if keep_tracking:
+                rw.finished_done = True
+                self._keep(rw)
+            else:
+                self._forget(rw)
+
+    async def _restore(self, rw: Rewrite) -> None:
+        try:
+            ok = await rw.session.restore()
+        except Exception:
+            log.exception("restoring the original text failed")
+            ok = False
+        if not ok and not rw.session.region.broken:
+            log.warning("job %s: the original text could not be put back", rw.job.id)
+        rw.job.range = rw.session.region.lsp_range(self.ls.encoding)
+
+    async def _stream(
+        self, job: Job, ctx: PromptContext, task: rp.Task, on_code: Callable[[str], None]
+    ) -> StreamResult:
+        """Ask DeepSeek; code goes to `on_code` as it is decided. Prefix completion first when it
+        applies; a refusal of it before any text falls back to the plain path."""
+        services = self.ls.services
+        model = await services.model()
+        probe = chat_body(services.settings, model, rp.messages(ctx, task, prefix=False))
+        setting = getattr(services.settings, "rewrite_prefix", None)
+        prefix = rp.use_prefix(ctx.language, is_thinking(probe), setting)
+        if setting is None and services.settings.base_url in _prefix_refused:
+            prefix = False
+        strip_prose = ctx.language.lower() not in PROSE_LANGUAGES
+        for attempt in ((True, False) if prefix else (False,)):
+            body = chat_body(services.settings, model, rp.messages(ctx, task, prefix=attempt))
+            if attempt:
+                body["stop"] = rp.PREFIX_STOP
+            stream = CodeStream(fenced=attempt, strip_prose=strip_prose)
+            result = StreamResult()
+            got = False
+            try:
+                async for delta in services.client.stream_chat(body, result, beta=attempt):
+                    if delta.reasoning:
+                        job.emit(reasoning=delta.reasoning)
+                    if delta.content:
+                        got = True
+                        code = stream.feed(delta.content)
+                        if code:
+                            on_code(code)
+            except DeepSeekError as err:
+                if attempt and not got and err.code == "bad_request":
+                    log.info("chat prefix completion refused (%s); using the plain path", err.message)
+                    _prefix_refused.add(services.settings.base_url)
+                    continue
+                raise
+            tail = stream.finish()
+            if tail:
+                on_code(tail)
+            services.record_usage(job, body["model"], result)
+            return result
+        raise AssertionError("unreachable")
+
+    # -- edits -------------------------------------------------------------------------------
+    async def _send(self, rw: Rewrite, edit: Edit) -> bool:
+        ls = self.ls
+        region = rw.session.region
+        rng = lsp_range(region.text, edit.start, edit.end, ls.encoding)
+        params = types.ApplyWorkspaceEditParams(
+            label="DeepSeek rewrite",
+            edit=types.WorkspaceEdit(
+                document_changes=[
+                    types.TextDocumentEdit(
+                        text_document=types.OptionalVersionedTextDocumentIdentifier(uri=rw.uri, version=edit.version),
+                        edits=[types.TextEdit(range=_range(rng), new_text=edit.text)],
+                    )
+                ]
+            ),
+        )
+        try:
+            result = await asyncio.wait_for(ls.workspace_apply_edit_async(params), APPLY_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("workspace/applyEdit failed: %s", type(exc).__name__)
+            return False
+        if not result.applied:
+            log.info("the client did not apply an edit: %s", result.failure_reason or "no reason given")
+        return bool(result.applied)
+
+    def _applied(self, rw: Rewrite) -> None:
+        """An edit landed: tell the client what now stands in the region, and where."""
+        shown = rw.session.region.current
+        job = rw.job
+        job.range = rw.session.region.lsp_range(self.ls.encoding)
+        if shown.startswith(rw.emitted) and len(shown) > len(rw.emitted) and job.state == "streaming":
+            delta, rw.emitted = shown[len(rw.emitted) :], shown
+            job.emit(content=delta)
+            self.ls.services.jobs.host.progress_report(job, f"{shown.count(chr(10)) + 1} lines written")
+
+    def _listen(self, rw: Rewrite) -> None:
+        uri = _uquote(rw.uri)
+
+        def listener(params: types.DidChangeTextDocumentParams) -> None:
+            if _uquote(params.text_document.uri) != uri:
+                return
+            changes: list[tuple[Pos, Pos, str] | str] = []
+            for c in params.content_changes:
+                if isinstance(c, types.TextDocumentContentChangePartial):
+                    r = c.range
+                    changes.append((Pos(r.start.line, r.start.character), Pos(r.end.line, r.end.character), c.text))
+                else:
+                    changes.append(c.text)
+            rw.session.on_change(changes, params.text_document.version, self.ls.encoding)
+            if rw.finished_done and rw.session.region.broken:
+                self._forget(rw)  # edited inside: there is nothing exact left to reject
+
+        rw.listener = listener
+        self.ls.change_listeners.append(listener)
+
+    def _keep(self, rw: Rewrite) -> None:
+        self.done.append(rw)
+        while len(self.done) > TRACKED:
+            self._forget(self.done[0])
+
+    def _forget(self, rw: Rewrite) -> None:
+        if rw.listener is not None:
+            with contextlib.suppress(ValueError):
+                self.ls.change_listeners.remove(rw.listener)
+            rw.listener = None
+        with contextlib.suppress(ValueError):
+            self.done.remove(rw)
+
+    def _in_sync(self, rw: Rewrite) -> bool:
+        """Our copy still matches pygls's (a reopened document would not)."""
+        doc = self.ls.workspace.text_documents.get(rw.uri) or self.ls.workspace.text_documents.get(_uquote(rw.uri))
+        return doc is not None and doc.source == rw.session.region.text
+
+    # -- where the code goes -----------------------------------------------------------------
+    def _target(self, doc: DocumentSnapshot, action: str, start: int, end: int) -> Target:
+        if action != "tests":
+            return Target(doc.uri, doc.text, doc.version, start, end, replace_layout(doc.text, start, end))
+        other = self._open_test_file(doc.uri)
+        if other is not None:
+            uri, text, version = other
+            at = len(text.rstrip())
+            name = posixpath.basename(unquote(uri))
+            return Target(uri, text, version, at, at, insert_layout(text, at),
+                          where=f"at the end of the test file {name}",
+                          module=posixpath.splitext(posixpath.basename(unquote(doc.uri)))[0])
+        at = insertion_after_block(doc.text, end)
+        return Target(doc.uri, doc.text, doc.version, at, at, insert_layout(doc.text, at))
+
+    def _open_test_file(self, uri: str) -> tuple[str, str, int | None] | None:
+        """An open test file for this module, by the usual naming conventions."""
+        path = unquote(uri)
+        name = posixpath.basename(path)
+        stem, ext = posixpath.splitext(name)
+        if stem.startswith("test_") or stem.endswith(("_test", ".test", ".spec")):
+            return None
+        names = {
+            f"test_{stem}{ext}", f"{stem}_test{ext}", f"{stem}.test{ext}", f"{stem}.spec{ext}",
+            f"{stem[:1].upper()}{stem[1:]}Test{ext}", f"{stem}_spec{ext}",
+        }
+        for other, document in self.ls.workspace.text_documents.items():
+            if posixpath.basename(unquote(other)) in names and other != uri:
+                return document.uri, document.source, document.version
+        return None
 
 
 def register(ls: DeepSeekLanguageServer) -> None:
-    pass
+    feature = RewriteFeature(ls)
+
+    @ls.command(REWRITE)
+    def rewrite(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, str]:
+        a = parse_args(RewriteArgs, args, REWRITE)
+        return {"jobId": feature.start(a).id}
+
+    @ls.command(ACCEPT)
+    def accept(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, Any]:
+        return feature.accept(parse_args(JobArgs, args, ACCEPT).job_id)
+
+    @ls.command(REJECT)
+    async def reject(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, Any]:
+        return await feature.reject(parse_args(JobArgs, args, REJECT).job_id)
+
+
+def _uquote(uri: str) -> str:
+    return unquote(uri)
+
+
+def _range(r: dict[str, dict[str, int]]) -> types.Range:
+    return types.Range(
+        start=types.Position(line=r["start"]["line"], character=r["start"]["character"]),
+        end=types.Position(line=r["end"]["line"], character=r["end"]["character"]),
+    )
+
+
+def _line_span(text: str, offset: int) -> tuple[int, int]:
+    start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
+    end = offset
+    while end < len(text) and text[end] not in "\r\n":
+        end += 1
+    return start, end
+
+
+def _touching(diags: tuple[DiagnosticInfo, ...], text: str, start: int, end: int) -> tuple[DiagnosticInfo, ...]:
+    """Diagnostics on the selection's lines."""
+    first = text.count("\n", 0, start)
+    last = text.count("\n", 0, end)
+    return tuple(d for d in diags if d.start_line <= last and d.end_line >= first)

@@ -94,6 +94,9 @@ function M.execute(client, command, arg, bufnr, cb)
     )
     return
   end
+  if type(arg) == "table" and next(arg) == nil then
+    arg = vim.empty_dict() -- an object, never []
+  end
   client:request("workspace/executeCommand", { command = command, arguments = { arg } }, function(err, result)
     if err then
       util.notify(string.format("DeepSeek: %s failed: %s", command, err.message or vim.inspect(err)), vim.log.levels.ERROR)

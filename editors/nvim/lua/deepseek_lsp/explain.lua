@@ -79,12 +79,18 @@ local function resize(f)
   end
   local cfg = config.options.explain
   local ok, h = pcall(vim.api.nvim_win_text_height, f.win, {})
-  local height = ok and h.all or vim.api.nvim_buf_line_count(f.buf)
-  height = math.max(1, math.min(cfg.max_height, height))
+  local total = ok and h.all or vim.api.nvim_buf_line_count(f.buf)
+  local height = math.max(1, math.min(cfg.max_height, total))
   vim.api.nvim_win_set_config(f.win, { height = height, title = title(f.job), title_pos = "left", footer = footer(f.job), footer_pos = "right" })
   if vim.api.nvim_get_current_win() ~= f.win then
-    -- follow the stream unless the user is reading inside the float
-    pcall(vim.api.nvim_win_set_cursor, f.win, { vim.api.nvim_buf_line_count(f.buf), 0 })
+    -- follow the stream unless the user is reading inside the float; all of it when it fits
+    if total <= height then
+      vim.api.nvim_win_call(f.win, function()
+        vim.fn.winrestview({ topline = 1, lnum = 1, col = 0 })
+      end)
+    else
+      pcall(vim.api.nvim_win_set_cursor, f.win, { vim.api.nvim_buf_line_count(f.buf), 0 })
+    end
   end
 end
 

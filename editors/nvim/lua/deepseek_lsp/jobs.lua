@@ -183,12 +183,28 @@ function M.report_failure(job)
   local since = vim.uv.now() - 2000
   local err = job.error or {}
   vim.defer_fn(function()
+    M.failures_checked = (M.failures_checked or 0) + 1
     if err.code == "cancelled" or util.notified_since(since) then
       return
     end
     local level = err.code == "document_changed" and vim.log.levels.WARN or vim.log.levels.ERROR
     util.notify(string.format("DeepSeek %s failed: %s", job.kind, err.message or err.code or "unknown error"), level)
   end, 400)
+end
+
+--- The server went away: its unfinished jobs end now (as failed), so nothing waits forever.
+function M.client_exited(client_id)
+  for _, key in ipairs(M.order) do
+    local job = M.jobs[key]
+    if job and job.client_id == client_id and not job.done then
+      M.on_stream(nil, {
+        jobId = job.id,
+        state = "failed",
+        done = true,
+        error = { code = "network", message = "the deepseek-lsp server stopped" },
+      }, { client_id = client_id })
+    end
+  end
 end
 
 function M.running(kind, bufnr)

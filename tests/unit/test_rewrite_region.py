@@ -1,0 +1,81 @@
+"""The region follows the client's didChange events; our own edits are known by their effect."""
+
+from __future__ import annotations
+
+from deepseek_lsp.positions import Pos
+from deepseek_lsp.rewrite.pacer import Pacer
+from deepseek_lsp.rewrite.region import Outcome, Region
+
+DOC = "head\nold code\ntail\n"
+
+
+def region() -> Region:
+    start = DOC.index("old")
+    return Region(DOC, 1, start, start + len("old code"))
+
+
+def test_edit_to_is_minimal_and_region_relative() -> None:
+    r = region()
+    edit = r.edit_to("old stuff")
+    assert edit is not None
+    assert (edit.rel_start, edit.rel_end, edit.text) == (4, 8, "stuff")
+    assert DOC[edit.start : edit.end] == "code"
+    assert r.edit_to("old code") is None
+
+
+def test_our_edit_in_the_clients_own_shape_is_recognised() -> None:
+    r = region()
+    r.pending = r.edit_to("new code")
+    # the client reports it as a whole-line replacement
+    line = DOC.index("old")
+    out = r.apply(line, line + len("old code\n"), "new code\n")
+    assert out is Outcome.OURS and r.current == "new code" and r.pending.seen
+    assert not r.broken
+
+
+def test_typing_before_the_region_moves_it_and_kills_the_pending_edit() -> None:
+    r = region()
+    edit = r.edit_to("new code")
+    r.pending = edit
+    assert r.apply(0, 0, "# 你好 🎉\n") is Outcome.BEFORE
+    assert edit.dead and r.current == "old code"
+    assert r.text[r.start :] == "old code\ntail\n"
+
+
+def test_typing_after_or_at_the_end_leaves_it() -> None:
+    r = region()
+    assert r.apply(r.end, r.end, "!") is Outcome.AFTER
+    assert r.current == "old code"
+    assert r.apply(len(r.text), len(r.text), "more\n") is Outcome.AFTER
+
+
+def test_typing_inside_breaks_it() -> None:
+    r = region()
+    assert r.apply(r.start + 2, r.start + 2, "x") is Outcome.INSIDE
+    assert r.broken
+
+
+def test_lsp_positions_in_every_encoding() -> None:
+    doc = "é🎉x\nold\n"
+    for enc, col in (("utf-16", 4), ("utf-8", 7), ("utf-32", 3)):
+        start = doc.index("old")
+        r = Region(doc, 1, start, start + 3)
+        r.apply_lsp([(Pos(0, col), Pos(0, col), "y")], 2, enc)  # type: ignore[arg-type]
+        assert r.text == "é🎉xy\nold\n" and r.current == "old" and r.version == 2
+        assert r.lsp_range(enc)["start"] == {"line": 1, "character": 0}  # type: ignore[arg-type]
+
+
+def test_whole_document_changes_are_diffed() -> None:
+    r = region()
+    r.apply_lsp([DOC.replace("head", "HEAD!")], 2, "utf-16")
+    assert r.current == "old code" and not r.broken
+
+
+def test_pacer_sends_lines_at_once_and_text_every_interval() -> None:
+    p = Pacer(interval=0.05)
+    assert p.delay(0.0, pending=False, lines=0, final=False) is None
+    assert p.delay(0.0, pending=True, lines=0, final=False) == 0.0
+    p.sent(0.0, 0)
+    assert p.delay(0.01, pending=True, lines=0, final=False) == 0.04
+    assert p.delay(0.01, pending=True, lines=1, final=False) == 0.0
+    assert p.delay(0.01, pending=True, lines=0, final=True) == 0.0
