@@ -25,13 +25,19 @@ class Check:
 async def _run(settings: Settings) -> list[Check]:
     key = settings.key
     key_check = Check(
-        "API key", bool(key), "set" if key else "not set: export DEEPSEEK_API_KEY=sk-... (platform.deepseek.com)"
+        "API key",
+        bool(key),
+        "set" if key else "not set: export DEEPSEEK_API_KEY=sk-... (platform.deepseek.com)",
     )
     checks = [key_check]
     # Without a key, a placeholder still shows whether the base URL answers (with a 401).
     client = DeepSeekClient(
         ClientConfig(
-            base_url=settings.base_url, api_key=key or "sk-none", connect_timeout=5, idle_timeout=10, max_retries=0
+            base_url=settings.base_url,
+            api_key=key or "sk-none",
+            connect_timeout=5,
+            idle_timeout=10,
+            max_retries=0,
         )
     )
     try:
@@ -52,11 +58,15 @@ async def _run(settings: Settings) -> list[Check]:
         checks.append(_model_check(settings, models))
         try:
             bal = await client.balance()
-            amounts = ", ".join(f"{b.total_balance} {b.currency}" for b in bal.balance_infos) or "no balance info"
+            amounts = (
+                ", ".join(f"{b.total_balance} {b.currency}" for b in bal.balance_infos) or "no balance info"
+            )
             if bal.is_available:
                 checks.append(Check("Balance", True, amounts))
             else:
-                checks.append(Check("Balance", False, f"{amounts}: not enough to make requests; top up your account"))
+                checks.append(
+                    Check("Balance", False, f"{amounts}: not enough to make requests; top up your account")
+                )
         except DeepSeekError as err:
             checks.append(Check("Balance", False, err.message))
     finally:

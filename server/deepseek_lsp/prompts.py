@@ -32,16 +32,17 @@ class PromptContext:
 
 
 def context_block(ctx: PromptContext) -> str:
-    """The stable head of the user message: identical for every action on the same file state."""
-    head = f"File: {ctx.path}\nLanguage: {ctx.language}\n"
-    if ctx.file_context:
-        head += f"\n{ctx.file_context.rstrip()}\n"
-    return head
+    """The stable head of the user message: identical for every action on the same editor state.
+
+    It starts with the project-wide parts (instructions, other open files), so requests about
+    different files still share them; the file's own name comes later, with the selection.
+    """
+    return f"{ctx.file_context.rstrip()}\n" if ctx.file_context else ""
 
 
 def selection_block(ctx: PromptContext) -> str:
-    where = f" ({ctx.location})" if ctx.location else ""
-    return f"\nSelected code{where}:\n```{ctx.language}\n{ctx.selection}\n```\n"
+    where = f", {ctx.location}" if ctx.location else ""
+    return f"\nSelected code ({ctx.path}{where}, {ctx.language}):\n```{ctx.language}\n{ctx.selection}\n```\n"
 
 
 EXPLAIN_TASK = (

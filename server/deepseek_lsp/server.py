@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
-from . import __version__
+from . import __version__, tokens
 from .features.common import LspDiagnostic
 from .jobs import Job
 from .logs import CallbackHandler
@@ -108,9 +108,16 @@ class DeepSeekLanguageServer(LanguageServer):
         super().__init__("deepseek-lsp", __version__, protocol_cls=DeepSeekProtocol)
         self.services = Services(host=LspJobHost(self), env=env)
         self._reported: set[str] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         self.diagnostics: dict[str, list[LspDiagnostic]] = {}  # from code action requests
         self.recent_uris: list[str] = []  # least recently edited first
         self.change_listeners: list[Callable[[types.DidChangeTextDocumentParams], None]] = []
+
+    def background(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run `work` without awaiting it, keeping a strong reference until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def touch(self, uri: str) -> None:
         if uri in self.recent_uris:
@@ -216,6 +223,7 @@ def create_server(env: Mapping[str, str] | None = None) -> DeepSeekLanguageServe
             except Exception:
                 log.debug("client/registerCapability failed")
         await ls.pull_settings()
+        ls.background(asyncio.to_thread(tokens.warm_up))  # the tokenizer loads in ~0.2 s, once
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def on_config(ls: DeepSeekLanguageServer, params: types.DidChangeConfigurationParams) -> None:

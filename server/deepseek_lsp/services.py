@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import pricing
 from . import settings as settings_mod
 from .api import Usage
 from .client import ClientConfig, DeepSeekClient, StreamResult
@@ -19,6 +20,7 @@ from .errors import DeepSeekError
 from .jobs import Job, JobHost, JobRegistry
 from .logs import redact
 from .payload import chat_body
+from .pricing import UsageTotals
 from .settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -26,39 +28,6 @@ log = logging.getLogger(__name__)
 # Preferred when `deepseek.model` is unset: the cheapest current non-reasoning model listed.
 MODEL_PREFERENCE = ("deepseek-flash", "deepseek-v4-flash", "deepseek-chat")
 FALLBACK_MODEL = "deepseek-chat"
-
-
-@dataclass
-class UsageTotals:
-    requests: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cache_hit: int = 0
-    cache_miss: int = 0
-    reasoning_tokens: int = 0
-    cost: float = 0.0
-
-    def add(self, usage: dict[str, Any]) -> None:
-        self.requests += 1
-        self.prompt_tokens += usage.get("promptTokens", 0)
-        self.completion_tokens += usage.get("completionTokens", 0)
-        self.cache_hit += usage.get("promptCacheHitTokens", 0)
-        self.cache_miss += usage.get("promptCacheMissTokens", 0)
-        self.reasoning_tokens += usage.get("reasoningTokens", 0)
-        self.cost += usage.get("cost", 0.0)
-
-    def to_json(self) -> dict[str, Any]:
-        share = self.cache_hit / self.prompt_tokens if self.prompt_tokens else 0.0
-        return {
-            "requests": self.requests,
-            "promptTokens": self.prompt_tokens,
-            "completionTokens": self.completion_tokens,
-            "promptCacheHitTokens": self.cache_hit,
-            "promptCacheMissTokens": self.cache_miss,
-            "reasoningTokens": self.reasoning_tokens,
-            "cacheHitShare": round(share, 4),
-            "cost": round(self.cost, 6),
-        }
 
 
 @dataclass
@@ -134,25 +103,19 @@ class Services:
                 return name
         return listed[0] if listed else FALLBACK_MODEL
 
-    def usage_json(self, model: str, usage: Usage | None) -> dict[str, Any] | None:
+    def account(self, model: str, usage: Usage | None) -> dict[str, Any] | None:
+        """One request's usage in PROTOCOL's shape, priced, and added to the session totals."""
         if usage is None:
             return None
-        price = self.settings.prices.get(model)
-        cost = 0.0
-        if price is not None:
-            cost = (
-                usage.cache_hit * price.hit
-                + usage.cache_miss * price.miss
-                + usage.completion_tokens * price.output
-            ) / 1_000_000
-        return {
+        counts = {
             "promptTokens": usage.prompt_tokens,
             "completionTokens": usage.completion_tokens,
             "promptCacheHitTokens": usage.cache_hit,
             "promptCacheMissTokens": usage.cache_miss,
             "reasoningTokens": usage.reasoning_tokens,
-            "cost": round(cost, 8),
         }
+        job_cost = self.totals.add(counts, pricing.price_for(model, self.settings.prices))
+        return {**counts, "cost": round(job_cost, 8)}
 
     async def stream_to_job(
         self,
@@ -175,9 +138,7 @@ class Services:
         return result
 
     def record_usage(self, job: Job, model: str, result: StreamResult) -> None:
-        job.usage = self.usage_json(model, result.usage)
-        if job.usage:
-            self.totals.add(job.usage)
+        job.usage = self.account(model, result.usage)
 
     def status(self) -> dict[str, Any]:
         s = self.settings
@@ -194,7 +155,7 @@ class Services:
             "thinking": s.thinking,
             "review": s.review,
             "jobs": [j.to_status() for j in self.jobs.running()],
-            "usage": self.totals.to_json(),
+            "usage": self.totals.to_dict(),
             **{name: provide() for name, provide in self.status_extra.items()},
         }
 

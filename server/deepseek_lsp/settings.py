@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from .secrets import DEFAULT_EXCLUDES
+
 DEFAULT_BASE_URL = "https://api.deepseek.com"
 
 # USD per 1M tokens, from DeepSeek's pricing page; configuration, not code: `deepseek.prices`.
@@ -31,22 +33,6 @@ DEFAULT_PRICES: dict[str, dict[str, float]] = {
     "deepseek-flash": {"hit": 0.028, "miss": 0.28, "output": 0.42},
     "deepseek-v4-pro": {"hit": 0.14, "miss": 1.4, "output": 2.8},
 }
-
-DEFAULT_EXCLUDES = (
-    ".env",
-    ".env.*",
-    "*.pem",
-    "*.key",
-    "id_rsa*",
-    "id_ed25519*",
-    "*.p12",
-    "*.pfx",
-    ".npmrc",
-    ".pypirc",
-    ".netrc",
-    "credentials*",
-    "secrets.*",
-)
 
 
 class Model(BaseModel):

@@ -24,7 +24,7 @@ from deepseek_lsp.fake import FakeDeepSeek, Reply
 from .harness import Recorder, command, server_config, start_client
 
 URI = "file:///tmp/project/shapes.py"
-DOC = '''import math
+DOC = """import math
 
 
 class Circle:
@@ -37,7 +37,7 @@ class Circle:
 
     def name(self):
         return "circle"
-'''
+"""
 OLD = "        a = math.pi * self.r * self.r\n        return a\n"
 NEW_CODE = "return math.pi * self.r ** 2\n"  # as the model writes it: from column 0
 NEW = "        return math.pi * self.r ** 2\n"
@@ -69,7 +69,9 @@ def to_position(text: str, offset: int, encoding: str) -> types.Position:
     line = len(_EOL.findall(before))
     last = max(before.rfind("\n"), before.rfind("\r")) + 1
     part = before[last:]
-    units = {"utf-8": len(part.encode()), "utf-16": len(part.encode("utf-16-le")) // 2}.get(encoding, len(part))
+    units = {"utf-8": len(part.encode()), "utf-16": len(part.encode("utf-16-le")) // 2}.get(
+        encoding, len(part)
+    )
     return types.Position(line=line, character=units)
 
 
@@ -98,7 +100,9 @@ class Editor:
     def change(self, uri: str, start: int, end: int, new: str) -> None:
         """Edit our copy and tell the server, as an editor does after any change."""
         text, version = self.docs[uri]
-        rng = types.Range(start=to_position(text, start, self.encoding), end=to_position(text, end, self.encoding))
+        rng = types.Range(
+            start=to_position(text, start, self.encoding), end=to_position(text, end, self.encoding)
+        )
         self.docs[uri] = [text[:start] + new + text[end:], version + 1]
         self.client.text_document_did_change(
             types.DidChangeTextDocumentParams(
@@ -148,7 +152,7 @@ async def start(fake: FakeDeepSeek) -> AsyncIterator[Start]:
         config = server_config(fake.base_url + base)
         log_file = os.environ.get("DEEPSEEK_TEST_LOG")  # debugging: where the server logs go
         if log_file:
-            config.server_command += ["--log-file", f"{log_file}.{len(clients)}"]
+            config.server_command += ["--log-file", f"{log_file}.{time.time_ns()}"]
         client, rec = await start_client(config, capabilities=capabilities, init_options=init)
         clients.append(client)
         encoding = "utf-8" if capabilities == "neovim" else "utf-16"
@@ -171,7 +175,9 @@ async def rewrite(editor: Editor, selection: dict[str, Any] = SELECTION, uri: st
     return job_id
 
 
-async def wait_text(editor: Editor, predicate: Callable[[str], bool], uri: str = URI, timeout: float = 10) -> None:
+async def wait_text(
+    editor: Editor, predicate: Callable[[str], bool], uri: str = URI, timeout: float = 10
+) -> None:
     async def poll() -> None:
         while not predicate(editor.text(uri)):
             await asyncio.sleep(0.005)
@@ -210,7 +216,9 @@ async def test_plain_reply_streams_into_the_document(start: Start, fake: FakeDee
     assert seqs == list(range(len(seqs)))
 
 
-async def test_fenced_reply_with_prose_falls_back_from_prefix_and_strips_it(start: Start, fake: FakeDeepSeek) -> None:
+async def test_fenced_reply_with_prose_falls_back_from_prefix_and_strips_it(
+    start: Start, fake: FakeDeepSeek
+) -> None:
     editor = await start(base="/v1")  # /v1/beta does not exist: prefix completion is refused
     fake.enqueue(Reply(content=prose_reply(NEW_CODE), chunks=None, delay=0.002))
     editor.open(URI, DOC)
@@ -251,9 +259,13 @@ async def test_crlf_file_stays_crlf(start: Start, fake: FakeDeepSeek) -> None:
 
 
 @pytest.mark.parametrize("capabilities", ["visual-studio-code", "neovim"])
-async def test_emoji_and_cjk_before_and_inside_the_region(start: Start, fake: FakeDeepSeek, capabilities: str) -> None:
+async def test_emoji_and_cjk_before_and_inside_the_region(
+    start: Start, fake: FakeDeepSeek, capabilities: str
+) -> None:
     editor = await start(capabilities=capabilities)
-    doc = "# 圆 🎉 shapes\n" + DOC.replace("        a = math.pi", "        a = math.pi  # 面积 🟢\n        a = a").replace('"circle"', '"圆形 ⭕"')
+    doc = "# 圆 🎉 shapes\n" + DOC.replace(
+        "        a = math.pi", "        a = math.pi  # 面积 🟢\n        a = a"
+    ).replace('"circle"', '"圆形 ⭕"')
     old = "        a = math.pi  # 面积 🟢\n        a = a * self.r * self.r\n        return a\n"
     assert old in doc
     code = "# 面积 = π r² 🎯\nreturn math.pi * self.r ** 2  # 😀 done\n"
@@ -261,7 +273,9 @@ async def test_emoji_and_cjk_before_and_inside_the_region(start: Start, fake: Fa
     editor.open(URI, doc)
     line = doc[: doc.index(old)].count("\n")
     # the range ends after the emoji comment's line: its columns count in the negotiated encoding
-    job = await rewrite(editor, {"start": {"line": line, "character": 0}, "end": {"line": line + 3, "character": 0}})
+    job = await rewrite(
+        editor, {"start": {"line": line, "character": 0}, "end": {"line": line + 3, "character": 0}}
+    )
     final = await editor.rec.wait_done(job)
     assert final["state"] == "done", final
     want = "        # 面积 = π r² 🎯\n        return math.pi * self.r ** 2  # 😀 done\n"
@@ -282,10 +296,18 @@ async def test_user_typing_above_mid_stream_is_kept(start: Start, fake: FakeDeep
     fake.release()
     final = await editor.rec.wait_done(job)
     assert final["state"] == "done", final
-    want = DOC.replace(OLD, "        if self.r < 0:\n            raise ValueError(self.r)\n        return math.pi * self.r ** 2\n")
-    want = want.replace("import math", "# 导入 🎉\nimport math").replace("class Circle:", "class Circle:  # 圆")
+    want = DOC.replace(
+        OLD,
+        "        if self.r < 0:\n            raise ValueError(self.r)\n        return math.pi * self.r ** 2\n",
+    )
+    want = want.replace("import math", "# 导入 🎉\nimport math").replace(
+        "class Circle:", "class Circle:  # 圆"
+    )
     assert editor.text() == want
-    assert region_text(editor, final) == "        if self.r < 0:\n            raise ValueError(self.r)\n        return math.pi * self.r ** 2\n"
+    assert (
+        region_text(editor, final)
+        == "        if self.r < 0:\n            raise ValueError(self.r)\n        return math.pi * self.r ** 2\n"
+    )
 
 
 async def test_user_typing_inside_stops_and_leaves_the_text(start: Start, fake: FakeDeepSeek) -> None:
@@ -324,10 +346,15 @@ async def test_cancel_mid_stream_restores_the_original(start: Start, fake: FakeD
 
 @pytest.mark.parametrize(
     "failure",
-    [Reply(content=NEW_CODE * 4, cut_after=8, delay=0.003), Reply(content=NEW_CODE * 4, error_after=8, delay=0.003)],
+    [
+        Reply(content=NEW_CODE * 4, cut_after=8, delay=0.003),
+        Reply(content=NEW_CODE * 4, error_after=8, delay=0.003),
+    ],
     ids=["cut-off", "5xx-mid-stream"],
 )
-async def test_failure_mid_stream_restores_the_original(start: Start, fake: FakeDeepSeek, failure: Reply) -> None:
+async def test_failure_mid_stream_restores_the_original(
+    start: Start, fake: FakeDeepSeek, failure: Reply
+) -> None:
     editor = await start()
     fake.enqueue(failure)
     editor.open(URI, DOC.replace("\n", "\r\n"))
@@ -338,7 +365,9 @@ async def test_failure_mid_stream_restores_the_original(start: Start, fake: Fake
     assert editor.text() == DOC.replace("\n", "\r\n")
 
 
-async def test_reject_after_done_restores_even_after_typing_elsewhere(start: Start, fake: FakeDeepSeek) -> None:
+async def test_reject_after_done_restores_even_after_typing_elsewhere(
+    start: Start, fake: FakeDeepSeek
+) -> None:
     editor = await start()
     fake.enqueue(Reply(content=NEW_CODE))
     editor.open(URI, DOC)
@@ -356,7 +385,9 @@ async def test_review_then_accept(start: Start, fake: FakeDeepSeek) -> None:
     fake.enqueue(Reply(content=NEW_CODE))
     editor.open(URI, DOC)
     job = await rewrite(editor)
-    review = await editor.rec.wait_for(lambda: next((n for n in editor.rec.job(job) if n["state"] == "review"), None))
+    review = await editor.rec.wait_for(
+        lambda: next((n for n in editor.rec.job(job) if n["state"] == "review"), None)
+    )
     assert review["done"] is False and editor.rec.final(job) is None
     assert editor.text() == DOC.replace(OLD, NEW)
     assert (await command(editor.client, "deepseek.accept", {"jobId": job}))["accepted"] is True
@@ -397,7 +428,9 @@ async def test_write_tests_goes_below_the_class_and_keeps_the_code(start: Start,
     tests = "def test_area():\n    assert Circle(1).area() == math.pi\n"
     fake.enqueue(Reply(content=tests))
     editor.open(URI, DOC + "\n\nprint(Circle(2).area())\n")
-    job = await rewrite(editor, {"start": {"line": 7, "character": 0}, "end": {"line": 10, "character": 0}}, action="tests")
+    job = await rewrite(
+        editor, {"start": {"line": 7, "character": 0}, "end": {"line": 10, "character": 0}}, action="tests"
+    )
     final = await editor.rec.wait_done(job)
     assert final["state"] == "done", final
     assert editor.text() == DOC + "\n" + tests + "\n\nprint(Circle(2).area())\n"
@@ -420,17 +453,31 @@ async def test_write_tests_goes_to_the_open_test_file(start: Start, fake: FakeDe
 
 async def test_code_action_then_command_then_edits(start: Start, fake: FakeDeepSeek) -> None:
     """A client with no plugin of ours: code action, then its command, then edits."""
-    editor = await start(init={"actions": [{"name": "typed", "title": "Add type hints",
-                                            "prompt": "Add type hints to {selection} in {file} ({language}). {instruction}"}]})
+    editor = await start(
+        init={
+            "actions": [
+                {
+                    "name": "typed",
+                    "title": "Add type hints",
+                    "prompt": "Add type hints to {selection} in {file} ({language}). {instruction}",
+                }
+            ]
+        }
+    )
     fake.enqueue(Reply(content=NEW_CODE))
     editor.open(URI, DOC)
     rng = types.Range(start=types.Position(line=8, character=0), end=types.Position(line=10, character=0))
     actions = await editor.client.text_document_code_action_async(
-        types.CodeActionParams(text_document=types.TextDocumentIdentifier(uri=URI), range=rng,
-                               context=types.CodeActionContext(diagnostics=[]))
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            range=rng,
+            context=types.CodeActionContext(diagnostics=[]),
+        )
     )
     assert actions is not None
-    chosen = next(a for a in actions if isinstance(a, types.CodeAction) and a.title == "DeepSeek: Add type hints")
+    chosen = next(
+        a for a in actions if isinstance(a, types.CodeAction) and a.title == "DeepSeek: Add type hints"
+    )
     assert chosen.command is not None
     result = await asyncio.wait_for(
         editor.client.workspace_execute_command_async(
@@ -450,12 +497,19 @@ async def test_fix_sends_the_diagnostics(start: Start, fake: FakeDeepSeek) -> No
     editor = await start()
     fake.enqueue(Reply(content=NEW_CODE))
     editor.open(URI, DOC)
-    diag = {"range": {"start": {"line": 8, "character": 8}, "end": {"line": 8, "character": 9}},
-            "message": "variable 'a' is redundant", "severity": 2, "source": "lint"}
+    diag = {
+        "range": {"start": {"line": 8, "character": 8}, "end": {"line": 8, "character": 9}},
+        "message": "variable 'a' is redundant",
+        "severity": 2,
+        "source": "lint",
+    }
     job = await rewrite(editor, action="fix", diagnostics=[diag])
     await editor.rec.wait_done(job)
     assert editor.text() == DOC.replace(OLD, NEW)
-    assert "- line 9 (warning, lint): variable 'a' is redundant" in fake.requests[-1].body["messages"][-2]["content"]
+    assert (
+        "- line 9 (warning, lint): variable 'a' is redundant"
+        in fake.requests[-1].body["messages"][-2]["content"]
+    )
 
 
 async def test_a_5000_token_reply_is_batched(start: Start, fake: FakeDeepSeek) -> None:

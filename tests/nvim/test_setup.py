@@ -160,3 +160,24 @@ def test_refactor_code_action_asks_how(nvim: Nvim, fake: ThreadedFake) -> None:
     sent = [m["content"] for m in fake.requests()[-1].body["messages"] if m["role"] == "user"]
     assert "use a lambda" in sent[-1]
     nvim.wait("return vim.api.nvim_buf_get_lines(0, 0, -1, false)[1] == 'add = lambda a, b: a + b'")
+
+
+def test_vim_lsp_enable_alone_works(fake: ThreadedFake, tmp_path) -> None:
+    """The plugin ships lsp/deepseek_lsp.lua: enabling the config is enough to get the UI."""
+    from .conftest import start_nvim, stop
+
+    n = start_nvim(fake, tmp_path, call_setup=False)
+    try:
+        n.lua("vim.lsp.enable('deepseek_lsp')")
+        n.edit("calc.py", "def add(a, b):\n    return a + b\n")
+        fake.enqueue(Reply(content="Adds."))
+        n.lua(
+            "local c = require('deepseek_lsp.client').get(0);"
+            " c:exec_cmd({command = 'deepseek.explain', arguments = {{uri = vim.uri_from_bufnr(0),"
+            " range = {start = {line = 0, character = 0}, ['end'] = {line = 1, character = 0}}}}}, {bufnr = 0})"
+        )
+        job = n.wait_job_done("explain")
+        assert job["text"] == "Adds."
+        assert n.lua("return require('deepseek_lsp.explain').current() ~= nil")
+    finally:
+        stop(n)

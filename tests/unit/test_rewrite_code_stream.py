@@ -105,14 +105,7 @@ def test_prose_stays_in_prose_languages() -> None:
 
 
 def test_code_lines_that_merely_look_like_words_survive() -> None:
-    reply = (
-        "def f():\n"
-        '    """Summary.\n'
-        "\n"
-        "Returns the sum of the values given.\n"
-        '    """\n'
-        "    return 1\n"
-    )
+    reply = 'def f():\n    """Summary.\n\nReturns the sum of the values given.\n    """\n    return 1\n'
     assert all_splits(reply) == reply
 
 

@@ -34,7 +34,9 @@ def apply(doc: str, start: int, end: int, code: str) -> str:
 CLASS = "class A:\n    def f(self):\n        x = 1\n        return x\n\n    def g(self):\n        pass\n"
 BODY_START = CLASS.index("        x = 1")
 BODY_END = CLASS.index("\n\n") + 1
-WANT = CLASS.replace("        x = 1\n        return x\n", "        if ok:\n            return 2\n        return 3\n")
+WANT = CLASS.replace(
+    "        x = 1\n        return x\n", "        if ok:\n            return 2\n        return 3\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +95,10 @@ def test_leading_blank_lines_and_next_line_indentation_are_kept() -> None:
 
 def test_blank_lines_inside_the_code_are_kept_without_indentation() -> None:
     doc = "x = 1\n"
-    assert apply(doc, 0, 6, "def f():\n    a = 1\n    \n    return a\n") == "def f():\n    a = 1\n\n    return a\n"
+    assert (
+        apply(doc, 0, 6, "def f():\n    a = 1\n    \n    return a\n")
+        == "def f():\n    a = 1\n\n    return a\n"
+    )
 
 
 def test_nothing_is_emitted_for_empty_code() -> None:

@@ -52,8 +52,9 @@ class Editor:
 
 def make(editor: Editor) -> Session:
     start = editor.text.index(OLD)
-    session = Session(Region(editor.text, editor.version, start, start + len(OLD)), editor.send,
-                      confirm_timeout=0.5)
+    session = Session(
+        Region(editor.text, editor.version, start, start + len(OLD)), editor.send, confirm_timeout=0.5
+    )
     editor.session = session
     return session
 

@@ -115,7 +115,7 @@ cat > "$RUN/ud/User/settings.json" <<JSON
  "workbench.tips.enabled":false,"git.enabled":false}
 JSON
 # the server by its full path: code-server's extension host takes PATH from a login shell, not from us
-printf '{"deepseek.baseUrl": "%s", "deepseek.review": true, "deepseek.server.path": "%s"}\n' "$FAKE_URL" "$PY_VENV/bin/deepseek-lsp" \
+printf '{"deepseek.baseUrl": "%s", "deepseek.review": true, "deepseek.thinking": true, "deepseek.trace.server": "verbose", "deepseek.server.path": "%s", "deepseek.server.args": ["--log-file", "%s"], "deepseek.logLevel": "debug"}\n' "$FAKE_URL" "$PY_VENV/bin/deepseek-lsp" "$RUN/server.log" \
   > "$RUN/ws/.vscode/settings.json"
 PORT=$(free_port)
 printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$RUN/config.yaml"

@@ -22,6 +22,14 @@ const isExecutable = (f: string) => {
   try { fs.accessSync(f, fs.constants.X_OK); return fs.statSync(f).isFile(); } catch { return false; }
 };
 
+/** the `deepseek` section as the server reads it: without client-only keys and without any API key */
+export function serverSettings(): Record<string, unknown> {
+  const all = JSON.parse(JSON.stringify(vscode.workspace.getConfiguration('deepseek'))) as Record<string, unknown>;
+  delete all.server; delete all.trace; delete all.apiKey;
+  for (const [k, v] of Object.entries(all)) { if (v === null) { delete all[k]; } }
+  return all;
+}
+
 export class ServerManager implements vscode.Disposable {
   client: LanguageClient | undefined;
   readonly jobs = new JobStore();
@@ -37,6 +45,24 @@ export class ServerManager implements vscode.Disposable {
     private readonly secrets: Secrets) {}
 
   log(msg: string): void { this.out.info(msg); }
+
+  private trace: vscode.LogOutputChannel | undefined;
+  /** LSP traffic (setting deepseek.trace.server) goes to its own plain channel, visible at any log level */
+  private traceChannel(): vscode.LogOutputChannel {
+    if (!this.trace) {
+      const plain = vscode.window.createOutputChannel('DeepSeek LSP Trace');
+      this.ctx.subscriptions.push(plain);
+      const line = (m: string | Error) => plain.appendLine(`[${new Date().toISOString()}] ${m instanceof Error ? m.message : m}`);
+      this.trace = ({
+        logLevel: vscode.LogLevel.Trace, onDidChangeLogLevel: new vscode.EventEmitter<vscode.LogLevel>().event,
+        trace: line, debug: line, info: line, warn: line, error: line,
+        append: (v: string) => plain.append(v), appendLine: (v: string) => plain.appendLine(v),
+        clear: () => plain.clear(), show: (...a: [boolean?]) => plain.show(...a), hide: () => plain.hide(),
+        replace: (v: string) => plain.replace(v), dispose: () => plain.dispose(), name: plain.name,
+      } satisfies Omit<vscode.LogOutputChannel, 'show'> & { show: unknown }) as unknown as vscode.LogOutputChannel;
+    }
+    return this.trace;
+  }
 
   get running(): boolean { return this.client?.state === State.Running; }
 
@@ -75,8 +101,10 @@ export class ServerManager implements vscode.Disposable {
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
       outputChannel: this.out,
+      traceOutputChannel: this.traceChannel(),
       revealOutputChannelOn: RevealOutputChannelOn.Never,
-      initializationOptions: { client: 'vscode' },
+      // the `deepseek` settings from the start (the server also pulls them later); never the key
+      initializationOptions: serverSettings(),
       middleware: {
         executeCommand: async (command, args, next) => {
           // code actions from the light bulb run server commands directly: keep their jobs' metadata too

@@ -608,9 +608,7 @@ async def summarize(
                 continue
             log.warning("the compaction summary failed (%s); summarising mechanically", err.code)
             break
-        usage = ls.services.usage_json(str(body["model"]), result.usage)
-        if usage:
-            ls.services.totals.add(usage)
+        usage = ls.services.account(str(body["model"]), result.usage)
         text = "".join(parts).strip()
         if text:
             return text, usage

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lsprotocol import types
@@ -17,6 +18,8 @@ from ..prompts import PromptContext
 
 if TYPE_CHECKING:
     from ..server import DeepSeekLanguageServer
+
+log = logging.getLogger(__name__)
 
 A = TypeVar("A", bound="Args")
 
@@ -159,6 +162,8 @@ async def gather_context(
         mask_secrets=s.mask_secrets,
     )
     built = await asyncio.to_thread(build_context, req)
+    if built.omitted:
+        log.info("context for %s (%s) left out: %s", built.path, action, "; ".join(built.omitted))
     rng = lsp_range(doc.text, start, end, ls.encoding)
     first, last = rng["start"]["line"] + 1, rng["end"]["line"] + 1
     prompt = PromptContext(

@@ -23,8 +23,23 @@ _TICK_SPAN = re.compile(r"`[^`]*`")
 
 # Languages whose text may legitimately look like English prose: never strip prose there.
 PROSE_LANGUAGES = frozenset(
-    {"markdown", "plaintext", "text", "txt", "restructuredtext", "rst", "latex", "tex",
-     "asciidoc", "org", "mdx", "html", "git-commit", "gitcommit", ""}
+    {
+        "markdown",
+        "plaintext",
+        "text",
+        "txt",
+        "restructuredtext",
+        "rst",
+        "latex",
+        "tex",
+        "asciidoc",
+        "org",
+        "mdx",
+        "html",
+        "git-commit",
+        "gitcommit",
+        "",
+    }
 )
 
 
@@ -185,10 +200,7 @@ class CodeStream:
 
     def _closes(self, stripped: str) -> bool:
         fence = self.fence or "```"
-        return (
-            len(stripped) >= len(fence)
-            and set(stripped) == {fence[0]}
-        )
+        return len(stripped) >= len(fence) and set(stripped) == {fence[0]}
 
     def _is_fence_chars(self, s: str) -> bool:
         return bool(s) and (set(s) == {"`"} or set(s) == {"~"})

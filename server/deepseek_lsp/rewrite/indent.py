@@ -82,8 +82,13 @@ def replace_layout(text: str, start: int, end: int) -> Layout:
     eol = detect_eol(text)
     if not sel.strip():
         first = text[_line_start(text, start) : start]
-        return Layout(eol=eol, base=leading_ws(first), first_prefix=first,
-                      inline=bool(first.strip()), tabs=_uses_tabs(text, leading_ws(first)))
+        return Layout(
+            eol=eol,
+            base=leading_ws(first),
+            first_prefix=first,
+            inline=bool(first.strip()),
+            tabs=_uses_tabs(text, leading_ws(first)),
+        )
     lead = _LEADING_BLANK_LINES.match(sel)
     lead_text = lead.group(0) if lead else ""
     body_start = start + len(lead_text)

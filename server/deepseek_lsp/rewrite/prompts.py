@@ -65,8 +65,10 @@ def diagnostics_text(diags: Sequence[DiagnosticInfo]) -> str:
         return "(none reported)"
     lines = []
     for d in diags:
-        where = f"line {d.start_line + 1}" if d.start_line == d.end_line else (
-            f"lines {d.start_line + 1}-{d.end_line + 1}"
+        where = (
+            f"line {d.start_line + 1}"
+            if d.start_line == d.end_line
+            else (f"lines {d.start_line + 1}-{d.end_line + 1}")
         )
         source = f", {d.source}" if d.source else ""
         lines.append(f"- {where} ({d.severity}{source}): {d.message}")

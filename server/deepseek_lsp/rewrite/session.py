@@ -11,7 +11,6 @@ the job was cancelled is waited for before the original is put back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -63,10 +62,13 @@ class Session:
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._inflight: asyncio.Future[bool] | None = None
 
     # -- inputs ----------------------------------------------------------------------------
-    def on_change(self, changes: list[tuple[Pos, Pos, str] | str], version: int | None, encoding: Encoding) -> None:
+    def on_change(
+        self, changes: list[tuple[Pos, Pos, str] | str], version: int | None, encoding: Encoding
+    ) -> None:
         self.region.apply_lsp(changes, version, encoding)
         self._changed.set()
         self._wake.set()
@@ -93,17 +95,21 @@ class Session:
         await self._task
 
     async def stop(self) -> None:
+        """Stop streaming edits. Python 3.11's wait_for can swallow a cancellation, so the
+        loop also checks `_stopping`, and cancelling is repeated until the task is gone."""
         task, self._task = self._task, None
-        if task is not None and not task.done():
+        self._stopping = True
+        if task is None:
+            return
+        while not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        elif task is not None and task.done() and not task.cancelled():
+            await asyncio.wait({task}, timeout=0.1)
+        if not task.cancelled():
             task.exception()  # retrieved: the caller already handled it
 
     async def _loop(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             if self.region.broken:
                 raise DocumentChanged
             pending = self.target is not None and self.region.current != self.target
@@ -111,13 +117,10 @@ class Session:
             if delay is None:
                 if self.final:
                     return
-                self._wake.clear()
-                await self._wake.wait()
+                await _wait(self._wake, None)
                 continue
             if delay > 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
+                await _wait(self._wake, delay)
                 continue
             self.pacer.sent(self.clock(), self.lines)
             assert self.target is not None
@@ -153,9 +156,7 @@ class Session:
                 if remaining <= 0:
                     log.info("the client said it applied an edit but never showed it")
                     break
-                self._changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), remaining)
+                await _wait(self._changed, remaining)
         # not reached when cancelled above: the edit stays pending for _settle()
         if self.region.pending is edit:
             self.region.pending = None
@@ -170,17 +171,16 @@ class Session:
         if edit is None or inflight is None:
             self.region.pending = None
             return
-        try:
-            applied = await asyncio.wait_for(asyncio.shield(inflight), self.confirm_timeout)
-        except (TimeoutError, Exception):
-            applied = False
-        await self._confirm(edit, applied)
+        await asyncio.wait({inflight}, timeout=self.confirm_timeout)
+        applied = inflight.done() and not inflight.cancelled() and inflight.exception() is None and inflight.result()
+        await self._confirm(edit, bool(applied))
 
     # -- restoring -------------------------------------------------------------------------
     async def restore(self) -> bool:
         """Put the original text back exactly; False when the user's edits forbid it."""
         await self.stop()
         await self._settle()
+        self._stopping = False
         failures = 0
         while not self.region.broken:
             if self.region.current == self.original:
@@ -193,3 +193,14 @@ class Session:
                 return False
             await asyncio.sleep(min(0.5, 0.02 * 2**failures))
         return False
+
+
+async def _wait(event: asyncio.Event, timeout: float | None) -> None:
+    """Wait for `event` (cleared first) or the timeout; unlike wait_for, never swallows a
+    cancellation."""
+    event.clear()
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()

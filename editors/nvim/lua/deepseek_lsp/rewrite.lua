@@ -274,8 +274,7 @@ end
 --- Our server's workspace/applyEdit: the default handler, plus undo grouping: every edit of one
 --- rewrite job joins the job's first undo block unless the user changed the buffer in between,
 --- so one `u` undoes the whole rewrite.
-function M.apply_edit(_, params, ctx)
-  local client = assert(vim.lsp.get_client_by_id(ctx.client_id))
+function M.apply_edit(err, params, ctx)
   local bufs = touched_buffers(params.edit or {})
   for bufnr in pairs(bufs) do
     if vim.api.nvim_buf_is_loaded(bufnr) then
@@ -291,7 +290,9 @@ function M.apply_edit(_, params, ctx)
       end)
     end
   end
-  local ok, res = pcall(vim.lsp.util.apply_workspace_edit, params.edit, client.offset_encoding)
+  -- the default handler prints the label: once per streamed edit would flood the message area
+  params.label = nil
+  local ok, res = pcall(vim.lsp.handlers["workspace/applyEdit"], err, params, ctx)
   for bufnr in pairs(bufs) do
     if vim.api.nvim_buf_is_loaded(bufnr) then
       undo[bufnr] = { tick = vim.b[bufnr].changedtick, key = active[bufnr] }
@@ -300,7 +301,7 @@ function M.apply_edit(_, params, ctx)
   if not ok then
     return { applied = false, failureReason = tostring(res) }
   end
-  return { applied = true }
+  return res
 end
 
 jobs.ui.rewrite = M

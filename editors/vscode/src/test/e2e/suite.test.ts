@@ -149,7 +149,7 @@ suite('DeepSeek extension end to end', function () {
     await vscode.commands.executeCommand('deepseek.rejectRewrite', job.jobId);
     await waitFor('rejected', () => job.done, 20000);
     await waitFor('original text back', () => editor.document.getText() === original, 10000);
-    assert.strictEqual(job.state, 'cancelled');
+    assert.strictEqual(job.state, 'cancelled', `state ${job.state}: ${JSON.stringify(job.error)}`);
   });
 
   test('a rewrite accepted stays', async function () {
