@@ -6,7 +6,7 @@ import json
 
 from pytest_lsp import LanguageClient
 
-from deepseek_lsp.fake import FakeDeepSeek, Reply
+from deepseek_lsp.fake import FakeDeepSeek
 
 from .harness import Recorder, command, open_doc, rng, server_config, start_client
 
