@@ -21,7 +21,9 @@ from .fake import FakeProcess
 from .lsp import LspClient
 from .run import server_cmd, server_env
 
-ORIGINAL = "class Acc:\n    def run(self, items):\n        acc = 0\n        return acc\n\n\nprint(Acc().run([]))\n"
+ORIGINAL = (
+    "class Acc:\n    def run(self, items):\n        acc = 0\n        return acc\n\n\nprint(Acc().run([]))\n"
+)
 RANGE = {"start": {"line": 2, "character": 0}, "end": {"line": 4, "character": 0}}
 
 
@@ -36,13 +38,22 @@ def reply_tokens(n_tokens: int, per_line: int = 10) -> list[str]:
     return toks
 
 
-async def one(fake: FakeProcess, c: LspClient, label: str, n_tokens: int, delay: float) -> dict[str, Any]:
+async def one(
+    fake: FakeProcess, c: LspClient, label: str, n_tokens: int, delay: float, pad: int = 0
+) -> dict[str, Any]:
+    """One rewrite; `pad` filler lines go before the code (a large file)."""
     uri = f"file:///tmp/deepseek-bench/accept/{label}.py"
-    c.open(uri, ORIGINAL)
+    filler = "".join(f"value_{i} = compute(value_{i - 1}, {i})  # filler\n" for i in range(pad))
+    original = filler + ORIGINAL
+    c.open(uri, original)
     toks = reply_tokens(n_tokens)
     before = len(await fake.requests())
     await fake.enqueue({"chunks": toks, "delay": delay})
-    sent, _, result = await c.command("deepseek.rewrite", {"uri": uri, "range": RANGE})
+    rng = {
+        "start": {"line": RANGE["start"]["line"] + pad, "character": 0},
+        "end": {"line": RANGE["end"]["line"] + pad, "character": 0},
+    }
+    sent, _, result = await c.command("deepseek.rewrite", {"uri": uri, "range": rng})
     final = await c.wait_done(result["jobId"], timeout=120)
     record = (await fake.requests())[before]
     times = record["chunk_times"]
@@ -52,7 +63,7 @@ async def one(fake: FakeProcess, c: LspClient, label: str, n_tokens: int, delay:
     edits = c.edits.get(uri, [])
     bound = duration / 0.05 + lines
     code = "".join("        " + ln + "\n" for ln in "".join(toks).splitlines())
-    exact = c.docs[uri].text == ORIGINAL.replace("        acc = 0\n        return acc\n", code)
+    exact = c.docs[uri].text == original.replace("        acc = 0\n        return acc\n", code)
     # token -> the edit that first shows it
     delays = []
     k = 0
@@ -63,6 +74,7 @@ async def one(fake: FakeProcess, c: LspClient, label: str, n_tokens: int, delay:
     delays.sort()
     return {
         "label": label,
+        "document_kb": round(len(original.encode()) / 1024),
         "state": final.get("state"),
         "exact_text": exact,
         "tokens": len(toks),
@@ -79,7 +91,7 @@ async def one(fake: FakeProcess, c: LspClient, label: str, n_tokens: int, delay:
     }
 
 
-async def main_async(runs: int) -> list[dict[str, Any]]:
+async def main_async(runs: int, pad: int) -> list[dict[str, Any]]:
     out = []
     async with FakeProcess() as fake:
         c = LspClient(server_cmd(), server_env(fake.base_url), stderr=asyncio.subprocess.DEVNULL)
@@ -90,6 +102,8 @@ async def main_async(runs: int) -> list[dict[str, Any]]:
             for i in range(runs):
                 out.append(await one(fake, c, f"accept_2000_1ms_{i}", 2000, 0.001))
                 out.append(await one(fake, c, f"fast_5000_{i}", 5000, 0.0))
+                if pad:
+                    out.append(await one(fake, c, f"accept_2000_1ms_big_{i}", 2000, 0.001, pad))
         finally:
             await c.close()
     return out
@@ -98,8 +112,9 @@ async def main_async(runs: int) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--pad-lines", type=int, default=0, help="also run in a file this many lines longer")
     args = p.parse_args(argv)
-    results = asyncio.run(main_async(args.runs))
+    results = asyncio.run(main_async(args.runs, args.pad_lines))
     ok = True
     for r in results:
         print(json.dumps(r))

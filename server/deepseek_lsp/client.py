@@ -78,16 +78,20 @@ class DeepSeekClient:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            import httpx
-
-            c = self._config
-            self._http = httpx.AsyncClient(
-                base_url=c.base_url.rstrip("/"),
-                timeout=httpx.Timeout(c.idle_timeout, connect=c.connect_timeout),
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
-                headers={"User-Agent": f"deepseek-lsp/{__version__}"},
-            )
+            self._http = _new_http(self._config)
         return self._http
+
+    def warm(self) -> None:
+        """Import httpx and build the pool (its SSL context: ~20 ms) before the first request.
+
+        Meant for a worker thread while the user is about to act; a request that starts
+        meanwhile builds its own pool and this one is dropped unused (it holds no connection).
+        """
+        config = self._config
+        if self._http is None:
+            http = _new_http(config)
+            if self._http is None and self._config is config:
+                self._http = http
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -200,6 +204,17 @@ class DeepSeekClient:
 
     async def balance(self) -> Balance:
         return Balance.model_validate(await self.get_json("/user/balance"))
+
+
+def _new_http(c: ClientConfig) -> httpx.AsyncClient:
+    import httpx
+
+    return httpx.AsyncClient(
+        base_url=c.base_url.rstrip("/"),
+        timeout=httpx.Timeout(c.idle_timeout, connect=c.connect_timeout),
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        headers={"User-Agent": f"deepseek-lsp/{__version__}"},
+    )
 
 
 def _truncated() -> DeepSeekError:

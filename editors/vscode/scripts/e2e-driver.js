@@ -15,6 +15,37 @@ const TIMEOUT = Number(process.env.E2E_TIMEOUT_S || 300) * 1000;
 const t0 = Date.now();
 const el = () => ((Date.now() - t0) / 1000).toFixed(1) + 's';
 
+async function uiChecks(page, want) {
+  const out = { palette: [], explainDom: '', chatDom: '' };
+  // 1. our commands in the command palette
+  await page.locator('.monaco-workbench').click({ position: { x: 5, y: 300 } }).catch(() => {});
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10000 });
+  await input.fill('>DeepSeek: ');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'DeepSeek:' }).first().waitFor({ timeout: 10000 });
+  out.palette = await page.locator('.quick-input-list .monaco-list-row .label-name').allInnerTexts();
+  await page.keyboard.press('Escape');
+  if (SHOTS) { await page.screenshot({ path: path.join(SHOTS, 'e2e-ui.png') }).catch(() => {}); }
+  // 2. the webviews' DOM (each webview is an iframe inside an iframe)
+  for (const frame of page.frames()) {
+    const got = await frame.evaluate(() => ({
+      explain: document.getElementById('content') && document.getElementById('header') ? document.getElementById('content').innerText : '',
+      chat: document.getElementById('turns') ? document.getElementById('turns').innerText : '',
+    })).catch(() => ({ explain: '', chat: '' }));
+    if (got.explain && got.explain.includes(want.explainText)) { out.explainDom = got.explain; }
+    if (got.chat && got.chat.includes(want.chatText)) {
+      out.chatDom = got.chat;
+      if (want.clickInsert) {
+        // a real click on the "Insert" button under the reply's code block
+        await frame.locator('.turn').last().locator('button.code-insert').first().click({ timeout: 5000 });
+        out.clicked = true;
+      }
+    }
+  }
+  return out;
+}
+
 (async () => {
   try { fs.unlinkSync(RESULT); } catch { /* none yet */ }
   const browser = await chromium.launch({
@@ -37,7 +68,17 @@ const el = () => ((Date.now() - t0) / 1000).toFixed(1) + 's';
   await page.waitForSelector('.monaco-workbench', { timeout: 120000 });
   console.log(`workbench visible ${el()}`);
   const deadline = Date.now() + TIMEOUT;
-  while (!fs.existsSync(RESULT) && Date.now() < deadline) { await new Promise(r => setTimeout(r, 200)); }
+  const uiRequest = RESULT + '.ui-request', uiResponse = RESULT + '.ui-response';
+  while (!fs.existsSync(RESULT) && Date.now() < deadline) {
+    if (fs.existsSync(uiRequest) && !fs.existsSync(uiResponse)) {
+      // the suite asks us to look at the UI itself: the command palette and the webviews' DOM
+      const want = JSON.parse(fs.readFileSync(uiRequest, 'utf8'));
+      const res = await uiChecks(page, want).catch(e => ({ error: String(e && e.stack || e) }));
+      fs.writeFileSync(uiResponse, JSON.stringify(res));
+      console.log(`ui checks ${el()}: ${JSON.stringify(res).slice(0, 300)}`);
+    }
+    await new Promise(r => setTimeout(r, 200));
+  }
   if (SHOTS) { await page.screenshot({ path: path.join(SHOTS, 'e2e-final.png') }).catch(() => {}); }
   await browser.close().catch(() => {});
   if (!fs.existsSync(RESULT)) {

@@ -94,7 +94,7 @@ CS="$E2E_DIR/code-server/node_modules/.bin/code-server"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done
-  [ -n "${E2E_KEEP:-}" ] || rm -rf "$RUN"
+  if [ -n "${E2E_KEEP:-}" ] || [ "${E2E_OK:-0}" != 1 ]; then echo "run folder kept: $RUN (profile, logs, LSP trace)"; else rm -rf "$RUN"; fi
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -120,7 +120,7 @@ printf '{"deepseek.baseUrl": "%s", "deepseek.review": true, "deepseek.thinking":
 PORT=$(free_port)
 printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$RUN/config.yaml"
 
-# deepseek-lsp on PATH (the extension's default lookup); no DEEPSEEK_API_KEY: the suite sets it through SecretStorage
+# no DEEPSEEK_API_KEY in the environment: the suite sets the key through SecretStorage ("DeepSeek: Set API Key")
 env -u DEEPSEEK_API_KEY -u DEEPSEEK_BASE_URL PATH="$PY_VENV/bin:$PATH" EXTENSIONS_GALLERY='{}' \
   DEEPSEEK_LSP_DATA_DIR="$RUN/data" DEEPSEEK_E2E_FAKE_URL="$FAKE_URL" DEEPSEEK_E2E_RESULT="$RUN/result.json" \
   DEEPSEEK_E2E_GREP="${DEEPSEEK_E2E_GREP:-}" \
@@ -149,6 +149,25 @@ for line in r["log"]:
 print(f"  ({r['tests']} tests, {r['pending']} skipped, {r['seconds']:.1f}s in the extension host)")
 PY
 read -r PASSED FAILED < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["passes"], r["failures"])' "$RUN/result.json")
+
+# the packaged extension: vsce builds the .vsix and code-server installs it
+if (cd "$EXT" && npx vsce package --no-dependencies --skip-license -o "$RUN/deepseek-lsp.vsix" > "$RUN/vsce.log" 2>&1) &&
+   "$CS" --extensions-dir "$RUN/vsix-exts" --user-data-dir "$RUN/ud-vsix" --install-extension "$RUN/deepseek-lsp.vsix" > "$RUN/vsix.log" 2>&1 &&
+   "$CS" --extensions-dir "$RUN/vsix-exts" --user-data-dir "$RUN/ud-vsix" --list-extensions 2>/dev/null | grep -qx 'deepseek-lsp.deepseek-lsp'; then
+  echo "  PASS the .vsix packages and installs into code-server ($(du -k "$RUN/deepseek-lsp.vsix" | cut -f1) KB)"; PASSED=$((PASSED + 1))
+else
+  echo "  FAIL the .vsix did not package or install (see $RUN/vsce.log, $RUN/vsix.log)"; FAILED=$((FAILED + 1))
+fi
+
+# the API key (sk-fake, set through "DeepSeek: Set API Key") must be in no log: ours, the server's, VS Code's, the LSP trace
+LEAKS=$(grep -rl -- 'sk-fake' "$RUN/ud/logs" "$RUN/server.log" "$RUN/code-server.log" 2>/dev/null || true)
+if [ -n "$LEAKS" ]; then
+  echo "  FAIL the API key appears in: $LEAKS"; FAILED=$((FAILED + 1))
+else
+  echo "  PASS the API key appears in no log ($(find "$RUN/ud/logs" -type f | wc -l) log files, the server log, the code-server log)"
+  PASSED=$((PASSED + 1))
+fi
 say "done"
 echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
+if [ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]; then E2E_OK=1; exit 0; fi
+exit 1

@@ -19,6 +19,7 @@ interface Turn {
   error?: string;
   notices?: string[];
   attachments?: string[];
+  thought?: number;
 }
 
 interface HistoryMessage { id: string; turn?: string; role: string; content: string; status?: string; reasoning?: string; usage?: Record<string, unknown>; attachments?: { label: string; title: string }[] }
@@ -70,6 +71,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       case 'insert': await this.insertCode(m.code ?? '', false); break;
       case 'apply': await this.insertCode(m.code ?? '', true); break;
       case 'copy': await vscode.env.clipboard.writeText(m.code ?? ''); break;
+      case 'setKey': await vscode.commands.executeCommand('deepseek.setApiKey'); break;
       case 'sessions': await this.pickSession(); break;
       case 'new': this.newSession(); break;
       case 'rendered': this.lastRendered = { turns: m.turns ?? [] }; this.renderedEmitter.fire(); break;
@@ -125,6 +127,16 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       if (this.turns.some(t => t.jobId === undefined)) { return; } // our own send, not answered yet
       this.turns.push({ id: `t${++this.turnCounter}`, user: String(meta.args.message ?? ''), jobId: job.jobId });
     }
+    if (job.done) {
+      // keep the finished turn's text with the turn: the job store forgets old jobs
+      const turn = this.turns.find(t => t.jobId === job.jobId);
+      if (turn) {
+        Object.assign(turn, { content: job.content, reasoning: job.reasoning, usage: job.usage, state: job.state,
+          error: job.error?.message, notices: [...(turn.notices ?? []), ...job.notices],
+          attachments: job.attachments.map(a => `${a.label} (${a.title})`) });
+        turn.thought = job.thoughtSeconds();
+      }
+    }
     if (job.done && job.sessionId && job.sessionId !== this.sessionId) {
       this.sessionId = job.sessionId;
       void this.state.update('deepseek.chat.sessionId', this.sessionId);
@@ -140,24 +152,26 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   private post(): void {
     if (!this.view || !this.ready) { return; }
     const turns = this.turns.map(t => {
-      const job = t.jobId ? this.server.jobs.get(t.jobId) : undefined;
+      const live = t.jobId ? this.server.jobs.get(t.jobId) : undefined;
+      const job = live && !(live.done && t.content !== undefined) ? live : undefined; // finished turns use their snapshot
       const content = job ? job.content : (t.content ?? '');
       const reasoning = job ? job.reasoning : (t.reasoning ?? '');
-      const state = job ? job.state : (t.state ?? (t.jobId ? 'streaming' : (t.content !== undefined ? 'done' : 'sending')));
-      const secs = job?.thoughtSeconds();
+      const state = job ? job.state : (t.state ?? (t.content !== undefined ? 'done' : t.jobId ? 'streaming' : 'sending'));
+      const secs = job ? job.thoughtSeconds() : t.thought;
       const usage = job?.usage ?? t.usage;
-      const notices = [...(t.notices ?? []), ...(job?.notices ?? [])];
+      const notices = job ? [...(t.notices ?? []), ...job.notices] : (t.notices ?? []);
       const attachments = job ? job.attachments.map(a => `${a.label} (${a.title})`) : (t.attachments ?? []);
-      const error = job?.error?.message ?? t.error;
+      const error = job ? job.error?.message : t.error;
       return {
         id: t.id, state, done: job ? job.done : state !== 'streaming' && state !== 'sending',
+        // (a turn loaded from history or finished earlier is shown from its snapshot)
         userHtml: escapeHtml(t.user),
         attachments: attachments.map(escapeHtml),
         reasoningSummary: reasoning ? (job?.thinking ? `Thinking… (${secs ?? 0} s)` : secs ? `Thought for ${secs} s` : 'Reasoning') : '',
         reasoningHtml: reasoning ? renderMarkdown(reasoning) : '',
         contentHtml: renderMarkdown(content, { codeActions: true }),
         notices: notices.map(n => escapeHtml(n)),
-        error: error ? escapeHtml(error) : '',
+        error: error ? escapeHtml(error) : '', errorCode: job?.error?.code ?? (live?.error?.code ?? ''),
         usage: usage ? escapeHtml(usageLine(usage as never)) : '',
       };
     });

@@ -7,6 +7,7 @@ import {
 } from 'vscode-languageclient/node';
 import { JobStore, JobStream, StreamNotification, LspRange } from './model/stream';
 import { resolveServer, ResolvedServer } from './model/serverCommand';
+import { coalescedSpan } from './model/coalesce';
 import { Secrets } from './secrets';
 
 export interface JobMeta {
@@ -106,6 +107,7 @@ export class ServerManager implements vscode.Disposable {
       // the `deepseek` settings from the start (the server also pulls them later); never the key
       initializationOptions: serverSettings(),
       middleware: {
+        didChange: (event, next) => next(this.coalesce(event)),
         executeCommand: async (command, args, next) => {
           // code actions from the light bulb run server commands directly: keep their jobs' metadata too
           if (/^deepseek\.(explain|rewrite|chat)$/.test(command) && args.length === 1 && typeof args[0] === 'object') {
@@ -121,6 +123,8 @@ export class ServerManager implements vscode.Disposable {
     const client = new LanguageClient('deepseek', 'DeepSeek', serverOptions, clientOptions);
     this.client = client;
     this.disposables.push(client.onNotification('deepseek/stream', (n: StreamNotification) => { this.jobs.push(n); }));
+    // a server that dies takes its jobs with it: end them here so no view waits forever
+    this.disposables.push(client.onDidChangeState(e => { if (e.newState === State.Stopped) { this.endRunning(); } }));
     this.log(`starting ${resolved.command} ${resolved.args.join(' ')} (found via ${resolved.source}; API key ${key ? 'from SecretStorage' : 'not set here'})`);
     try {
       await client.start();
@@ -141,20 +145,37 @@ export class ServerManager implements vscode.Disposable {
     const c = this.client;
     this.client = undefined;
     for (const d of this.disposables.splice(0)) { d.dispose(); }
-    // jobs die with the server
-    for (const job of this.jobs.running()) {
-      this.jobs.push({ jobId: job.jobId, seq: job.applied, done: true, state: 'cancelled' });
-    }
+    this.endRunning();
     if (c) {
       try { await c.stop(5000); } catch (e) { this.log(`stop: ${e instanceof Error ? e.message : e}`); }
     }
     this.emitter.fire('stopped');
   }
 
+  private endRunning(): void {
+    for (const job of this.jobs.all().filter(j => !j.done)) {
+      this.jobs.end(job.jobId, 'cancelled', { code: 'cancelled', message: 'The DeepSeek server stopped.' });
+    }
+  }
+
   async restart(): Promise<void> {
     this.log('restarting the server');
     await this.stop();
     await this.start();
+  }
+
+  /** one equivalent change instead of several while a rewrite runs in the document (see model/coalesce.ts) */
+  private coalesce(event: vscode.TextDocumentChangeEvent): vscode.TextDocumentChangeEvent {
+    if (event.contentChanges.length < 2) { return event; }
+    const uri = event.document.uri.toString();
+    if (!this.jobs.all().some(j => j.kind === 'rewrite' && !j.done && j.uri === uri)) { return event; }
+    const first = event.contentChanges.reduce((a, b) => (b.rangeOffset < a.rangeOffset ? b : a));
+    const last = event.contentChanges.reduce((a, b) => (b.rangeOffset + b.rangeLength > a.rangeOffset + a.rangeLength ? b : a));
+    const span = coalescedSpan(event.contentChanges);
+    const doc = event.document;
+    const text = doc.getText().slice(span.start, span.start + span.newLength);
+    const range = new vscode.Range(first.range.start, last.range.end);
+    return { ...event, document: doc, reason: event.reason, contentChanges: [{ range, rangeOffset: span.start, rangeLength: span.end - span.start, text }] };
   }
 
   private async showMissing(message: string): Promise<void> {

@@ -6,7 +6,7 @@ import { renderMarkdown, escapeHtml } from './model/markdown';
 import { usageLine } from './model/format';
 import { webviewHtml } from './webview';
 
-export interface Rendered { jobId: string; text: string; state: string; reasoning: string }
+export interface Rendered { jobId: string; text: string; state: string; reasoning: string; reasoningOpen?: boolean; summary?: string }
 
 export class ExplainPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
@@ -56,7 +56,10 @@ export class ExplainPanel implements vscode.Disposable {
     const secs = job.thoughtSeconds();
     const where = job.uri ? `${path.basename(vscode.Uri.parse(job.uri).fsPath)}${job.range ? `:${job.range.start.line + 1}-${job.range.end.line + 1}` : ''}` : '';
     let status = '';
-    if (job.state === 'failed') { status = `<div class="error">${escapeHtml(job.error?.message ?? 'The request failed.')}</div>`; }
+    if (job.state === 'failed') {
+      status = `<div class="error">${escapeHtml(job.error?.message ?? 'The request failed.')}` +
+        (job.error?.code === 'unauthorized' ? ' <a href="#" id="set-key">Set API Key</a>' : '') + '</div>';
+    }
     else if (job.state === 'cancelled') { status = '<div class="muted">Cancelled.</div>'; }
     else if (!job.done) { status = '<div class="muted streaming">DeepSeek is writing… <a href="#" id="cancel">Cancel</a></div>'; }
     const notes = job.context?.omitted?.length ? `<div class="muted">Left out of the context: ${escapeHtml(job.context.omitted.join('; '))}</div>` : '';
@@ -71,11 +74,12 @@ export class ExplainPanel implements vscode.Disposable {
     this.panel.title = job.done ? `DeepSeek: Explain ${where}` : `DeepSeek: Explaining ${where}…`;
   }
 
-  private onMessage(m: { type: string; jobId?: string; text?: string; state?: string; reasoning?: string }): void {
+  private onMessage(m: { type: string; jobId?: string; text?: string; state?: string; reasoning?: string; reasoningOpen?: boolean; summary?: string }): void {
     if (m.type === 'ready') { this.ready = true; this.post(); }
     else if (m.type === 'cancel' && this.job) { this.cancel(this.job.jobId); }
+    else if (m.type === 'setKey') { void vscode.commands.executeCommand('deepseek.setApiKey'); }
     else if (m.type === 'rendered' && m.jobId) {
-      this.lastRendered = { jobId: m.jobId, text: m.text ?? '', state: m.state ?? '', reasoning: m.reasoning ?? '' };
+      this.lastRendered = { jobId: m.jobId, text: m.text ?? '', state: m.state ?? '', reasoning: m.reasoning ?? '', reasoningOpen: m.reasoningOpen, summary: m.summary };
       this.renderedEmitter.fire(this.lastRendered);
     }
   }

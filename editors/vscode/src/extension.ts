@@ -47,7 +47,19 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
     status.jobsChanged(job.done || job.state === 'review');
     if (job.done) { server.jobs.prune(); }
   }) });
-  ctx.subscriptions.push(server.onDidChangeState(() => { status.render(); status.scheduleRefresh(); }));
+  let askedForKey = false;
+  ctx.subscriptions.push(server.onDidChangeState(async state => {
+    status.render();
+    status.scheduleRefresh();
+    if (state !== 'started' || askedForKey) { return; }
+    // no key anywhere (secret storage, environment, settings): say how to set one, once
+    const s = await server.request<{ apiKeySet?: boolean }>('deepseek.status', {}).catch(() => undefined);
+    if (s && s.apiKeySet === false && !askedForKey) {
+      askedForKey = true;
+      const pick = await vscode.window.showInformationMessage('DeepSeek: no API key is set yet.', 'Set API Key');
+      if (pick) { await vscode.commands.executeCommand('deepseek.setApiKey'); }
+    }
+  }));
 
   async function cancel(jobId?: unknown): Promise<void> {
     let id = typeof jobId === 'string' ? jobId : undefined;

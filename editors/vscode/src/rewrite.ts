@@ -83,8 +83,8 @@ export class RewriteController implements vscode.Disposable, vscode.CodeLensProv
       if (job.uri !== document.uri.toString() || !job.range) { continue; }
       const at = new vscode.Range(job.range.start.line, 0, job.range.start.line, 0);
       if (job.state === 'review') {
-        lenses.push(new vscode.CodeLens(at, { title: '$(check) Accept', command: 'deepseek.acceptRewrite', arguments: [job.jobId], tooltip: 'Keep the rewrite (Ctrl+Alt+Enter)' }));
-        lenses.push(new vscode.CodeLens(at, { title: '$(discard) Reject', command: 'deepseek.rejectRewrite', arguments: [job.jobId], tooltip: 'Put the original back (Ctrl+Alt+Backspace)' }));
+        lenses.push(new vscode.CodeLens(at, { title: '$(check) Accept', command: 'deepseek.acceptRewrite', arguments: [job.jobId], tooltip: 'Keep the rewrite (Ctrl+Alt+A)' }));
+        lenses.push(new vscode.CodeLens(at, { title: '$(discard) Reject', command: 'deepseek.rejectRewrite', arguments: [job.jobId], tooltip: 'Put the original back (Ctrl+Alt+Z)' }));
       } else if (job.state === 'streaming') {
         lenses.push(new vscode.CodeLens(at, { title: '$(sync~spin) DeepSeek is rewriting…', command: '' }));
         lenses.push(new vscode.CodeLens(at, { title: 'Cancel', command: 'deepseek.cancelJob', arguments: [job.jobId] }));

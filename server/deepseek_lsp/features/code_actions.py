@@ -43,6 +43,7 @@ def register(ls: DeepSeekLanguageServer) -> None:
             ls.diagnostics[uri] = diags
         if rng.start == rng.end:
             return []
+        ls.warm_up()  # a selection: an action may follow, have the tokenizer ready for it
         return actions_for(ls, uri, rng, diags, params.context.only)
 
 

@@ -27,7 +27,7 @@ from ..context import DiagnosticInfo, DocumentSnapshot
 from ..errors import DeepSeekError
 from ..jobs import Job
 from ..payload import chat_body, is_thinking
-from ..positions import Pos, lsp_range
+from ..positions import Pos
 from ..prompts import PromptContext
 from ..rewrite import prompts as rp
 from ..rewrite.code_stream import PROSE_LANGUAGES, CodeStream
@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 REWRITE, ACCEPT, REJECT = "deepseek.rewrite", "deepseek.accept", "deepseek.reject"
 TRACKED = 16  # finished rewrites that can still be rejected
 APPLY_TIMEOUT = 10.0  # seconds to wait for the client's answer to workspace/applyEdit
+RESTORE_TIMEOUT = 10.0  # for putting the original back after a cancel or failure
 _prefix_refused: set[str] = set()  # base URLs whose /beta endpoint refused prefix completion
 
 
@@ -109,30 +110,37 @@ class RewriteFeature:
             known = ", ".join([*rp.BUILTIN, *(u.name for u in user_actions)])
             raise JsonRpcInvalidParams(f"{REWRITE}: unknown action {action!r}; expected one of: {known}")
         if _uquote(a.uri) not in {_uquote(u) for u in ls.workspace.text_documents}:
-            raise JsonRpcInvalidParams(f"{REWRITE}: {a.uri} is not open; open it first (rewrites edit open documents)")
+            raise JsonRpcInvalidParams(
+                f"{REWRITE}: {a.uri} is not open; open it first (rewrites edit open documents)"
+            )
         caps = ls.client_capabilities.workspace
         if caps is not None and caps.apply_edit is False:
             raise JsonRpcInvalidParams(f"{REWRITE}: this client does not support workspace/applyEdit")
         doc = snapshot(ls, a.uri)
         start, end = ls.offsets(doc.text, a.range.to_lsp())
         if start == end and action != "tests":
-            start, end = _line_span(doc.text, start)
-        if start == end and not doc.text[start:end]:
-            raise JsonRpcInvalidParams(f"{REWRITE}: the range is empty")
+            start, end = _line_span(doc.text, start)  # an empty range means its line
+        if start == end and action != "tests" and not (a.instruction or "").strip():
+            raise JsonRpcInvalidParams(f"{REWRITE}: nothing to rewrite: select code, or give an instruction")
         diags = _touching(diagnostics_for(ls, a.uri, a.diagnostics), doc.text, start, end)
         target = self._target(doc, action, start, end)
         title = rp.TITLES.get(action) or next((u.title for u in user_actions if u.name == action), action)
         region = Region(target.text, target.version, target.start, target.end)
         holder: list[Rewrite] = []
-        session = Session(region, lambda edit: self._send(holder[0], edit),
-                          on_applied=lambda: self._applied(holder[0]))
+        session = Session(
+            region, lambda edit: self._send(holder[0], edit), on_applied=lambda: self._applied(holder[0])
+        )
 
         async def run(job: Job) -> None:
             await self._run(holder[0], doc, start, end, action, a.instruction, diags, target)
 
         job = ls.services.jobs.start(
-            "rewrite", run, uri=target.uri, range=region.lsp_range(ls.encoding),
-            title=f"DeepSeek: {title}", request_id=ls.protocol.msg_id,
+            "rewrite",
+            run,
+            uri=target.uri,
+            range=region.lsp_range(ls.encoding),
+            title=f"DeepSeek: {title}",
+            request_id=ls.protocol.msg_id,
         )
         rw = Rewrite(job=job, uri=target.uri, session=session)
         holder.append(rw)
@@ -165,16 +173,14 @@ class RewriteFeature:
                 rw.decision.set_result("reject")
             else:
                 self.ls.services.jobs.cancel(job.id)  # mid-stream: cancelling restores
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(job.task), 30)
+            await asyncio.wait({job.task}, timeout=30)  # the original is back (or cannot be)
             return {"jobId": job_id, "rejected": job.state == "cancelled"}
         if job.state != "done" or rw.listener is None or not self._in_sync(rw):
             return {"jobId": job_id, "rejected": False}
         ok = await rw.session.restore()
         self._forget(rw)
         if ok:
-            job.range = lsp_range(rw.session.region.text, rw.session.region.start,
-                                  rw.session.region.end, self.ls.encoding)
+            job.range = rw.session.region.lsp_range(self.ls.encoding)
         return {"jobId": job_id, "rejected": ok}
 
     # -- the job -----------------------------------------------------------------------------
@@ -207,7 +213,11 @@ class RewriteFeature:
                 )
             job.emit(context=context_note(built))
             task = rp.build_task(
-                action, instruction, ctx, diags, ls.services.settings.actions,
+                action,
+                instruction,
+                ctx,
+                diags,
+                ls.services.settings.actions,
                 tests_where=target.where or "below the selected code, in the same file",
                 tests_module=target.module,
             )
@@ -222,11 +232,20 @@ class RewriteFeature:
             result = await self._stream(job, ctx, task, on_code)
             shaper.finish()
             if shaper.empty:
-                raise DeepSeekError("bad_request", "DeepSeek answered without any code; your text is unchanged. Retry, or rephrase the instruction.")
+                raise DeepSeekError(
+                    "bad_request",
+                    "DeepSeek answered without any code; your text is unchanged. Retry, or rephrase the instruction.",
+                )
             if result.finish_reason == "length":
-                raise DeepSeekError("truncated", "DeepSeek's code hit the token limit (deepseek.maxTokens) before it ended, so it was not kept. Raise the limit or select less code.")
+                raise DeepSeekError(
+                    "truncated",
+                    "DeepSeek's code hit the token limit (deepseek.maxTokens) before it ended, so it was not kept. Raise the limit or select less code.",
+                )
             if result.finish_reason not in (None, "stop"):
-                raise DeepSeekError("bad_request", f"DeepSeek stopped early ({result.finish_reason}), so the code was not kept.")
+                raise DeepSeekError(
+                    "bad_request",
+                    f"DeepSeek stopped early ({result.finish_reason}), so the code was not kept.",
+                )
             await session.finish(shaper.text)
             self._applied(rw)
             review = ls.services.settings.review and not rw.accept_early
@@ -237,7 +256,10 @@ class RewriteFeature:
                 ls.services.jobs.host.progress_report(job, "Review: accept or reject")
                 if await rw.decision == "reject":
                     if not await session.restore():
-                        raise DeepSeekError("document_changed", "The rewritten text was edited, so the original could not be put back.")
+                        raise DeepSeekError(
+                            "document_changed",
+                            "The rewritten text was edited, so the original could not be put back.",
+                        )
                     job.range = session.region.lsp_range(ls.encoding)
                     job.finish("cancelled")
                     return
@@ -269,8 +291,11 @@ class RewriteFeature:
                 self._forget(rw)
 
     async def _restore(self, rw: Rewrite) -> None:
-        try:
-            ok = await rw.session.restore()
+        try:  # bounded: at shutdown the client may no longer answer
+            ok = await asyncio.wait_for(rw.session.restore(), RESTORE_TIMEOUT)
+        except TimeoutError:
+            log.warning("job %s: the client did not take the original text back in time", rw.job.id)
+            ok = False
         except Exception:
             log.exception("restoring the original text failed")
             ok = False
@@ -286,12 +311,12 @@ class RewriteFeature:
         services = self.ls.services
         model = await services.model()
         probe = chat_body(services.settings, model, rp.messages(ctx, task, prefix=False))
-        setting = getattr(services.settings, "rewrite_prefix", None)
+        setting = services.settings.rewrite_prefix
         prefix = rp.use_prefix(ctx.language, is_thinking(probe), setting)
         if setting is None and services.settings.base_url in _prefix_refused:
             prefix = False
         strip_prose = ctx.language.lower() not in PROSE_LANGUAGES
-        for attempt in ((True, False) if prefix else (False,)):
+        for attempt in (True, False) if prefix else (False,):
             body = chat_body(services.settings, model, rp.messages(ctx, task, prefix=attempt))
             if attempt:
                 body["stop"] = rp.PREFIX_STOP
@@ -324,13 +349,15 @@ class RewriteFeature:
     async def _send(self, rw: Rewrite, edit: Edit) -> bool:
         ls = self.ls
         region = rw.session.region
-        rng = lsp_range(region.text, edit.start, edit.end, ls.encoding)
+        rng = region.range_of(edit.start, edit.end, ls.encoding)
         params = types.ApplyWorkspaceEditParams(
             label="DeepSeek rewrite",
             edit=types.WorkspaceEdit(
                 document_changes=[
                     types.TextDocumentEdit(
-                        text_document=types.OptionalVersionedTextDocumentIdentifier(uri=rw.uri, version=edit.version),
+                        text_document=types.OptionalVersionedTextDocumentIdentifier(
+                            uri=rw.uri, version=edit.version
+                        ),
                         edits=[types.TextEdit(range=_range(rng), new_text=edit.text)],
                     )
                 ]
@@ -367,7 +394,9 @@ class RewriteFeature:
             for c in params.content_changes:
                 if isinstance(c, types.TextDocumentContentChangePartial):
                     r = c.range
-                    changes.append((Pos(r.start.line, r.start.character), Pos(r.end.line, r.end.character), c.text))
+                    changes.append(
+                        (Pos(r.start.line, r.start.character), Pos(r.end.line, r.end.character), c.text)
+                    )
                 else:
                     changes.append(c.text)
             rw.session.on_change(changes, params.text_document.version, self.ls.encoding)
@@ -392,7 +421,9 @@ class RewriteFeature:
 
     def _in_sync(self, rw: Rewrite) -> bool:
         """Our copy still matches pygls's (a reopened document would not)."""
-        doc = self.ls.workspace.text_documents.get(rw.uri) or self.ls.workspace.text_documents.get(_uquote(rw.uri))
+        doc = self.ls.workspace.text_documents.get(rw.uri) or self.ls.workspace.text_documents.get(
+            _uquote(rw.uri)
+        )
         return doc is not None and doc.source == rw.session.region.text
 
     # -- where the code goes -----------------------------------------------------------------
@@ -404,9 +435,16 @@ class RewriteFeature:
             uri, text, version = other
             at = len(text.rstrip())
             name = posixpath.basename(unquote(uri))
-            return Target(uri, text, version, at, at, insert_layout(text, at),
-                          where=f"at the end of the test file {name}",
-                          module=posixpath.splitext(posixpath.basename(unquote(doc.uri)))[0])
+            return Target(
+                uri,
+                text,
+                version,
+                at,
+                at,
+                insert_layout(text, at),
+                where=f"at the end of the test file {name}",
+                module=posixpath.splitext(posixpath.basename(unquote(doc.uri)))[0],
+            )
         at = insertion_after_block(doc.text, end)
         return Target(doc.uri, doc.text, doc.version, at, at, insert_layout(doc.text, at))
 
@@ -418,8 +456,12 @@ class RewriteFeature:
         if stem.startswith("test_") or stem.endswith(("_test", ".test", ".spec")):
             return None
         names = {
-            f"test_{stem}{ext}", f"{stem}_test{ext}", f"{stem}.test{ext}", f"{stem}.spec{ext}",
-            f"{stem[:1].upper()}{stem[1:]}Test{ext}", f"{stem}_spec{ext}",
+            f"test_{stem}{ext}",
+            f"{stem}_test{ext}",
+            f"{stem}.test{ext}",
+            f"{stem}.spec{ext}",
+            f"{stem[:1].upper()}{stem[1:]}Test{ext}",
+            f"{stem}_spec{ext}",
         }
         for other, document in self.ls.workspace.text_documents.items():
             if posixpath.basename(unquote(other)) in names and other != uri:
@@ -463,7 +505,9 @@ def _line_span(text: str, offset: int) -> tuple[int, int]:
     return start, end
 
 
-def _touching(diags: tuple[DiagnosticInfo, ...], text: str, start: int, end: int) -> tuple[DiagnosticInfo, ...]:
+def _touching(
+    diags: tuple[DiagnosticInfo, ...], text: str, start: int, end: int
+) -> tuple[DiagnosticInfo, ...]:
     """Diagnostics on the selection's lines."""
     first = text.count("\n", 0, start)
     last = text.count("\n", 0, end)

@@ -80,15 +80,14 @@ def replace_layout(text: str, start: int, end: int) -> Layout:
     """The layout for code replacing text[start:end]."""
     sel = text[start:end]
     eol = detect_eol(text)
-    if not sel.strip():
-        first = text[_line_start(text, start) : start]
-        return Layout(
-            eol=eol,
-            base=leading_ws(first),
-            first_prefix=first,
-            inline=bool(first.strip()),
-            tabs=_uses_tabs(text, leading_ws(first)),
-        )
+    if not sel.strip():  # nothing but whitespace: the code takes the line's indentation
+        line_start = _line_start(text, start)
+        first = text[line_start:start]
+        base = leading_ws(text[line_start : _line_end(text, line_start)])
+        inline = bool(first.strip())
+        if inline or not base.startswith(first):
+            base = leading_ws(first)
+        return Layout(eol=eol, base=base, first_prefix=first, inline=inline, tabs=_uses_tabs(text, base))
     lead = _LEADING_BLANK_LINES.match(sel)
     lead_text = lead.group(0) if lead else ""
     body_start = start + len(lead_text)

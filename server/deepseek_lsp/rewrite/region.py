@@ -12,10 +12,10 @@ latches `broken`: the job must stop and leave the user's text alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
-from ..positions import Encoding, Pos, line_starts, lsp_range, to_offset
+from ..positions import Encoding, Pos, line_starts, to_offset, to_pos
 
 
 class Outcome(Enum):
@@ -50,26 +50,38 @@ class Region:
     end: int
     broken: bool = False  # the user edited inside the region
     pending: Edit | None = None
+    _starts: tuple[str, list[int]] | None = field(default=None, repr=False)
 
     @property
     def current(self) -> str:
         return self.text[self.start : self.end]
 
     def lsp_range(self, encoding: Encoding) -> dict[str, dict[str, int]]:
-        return lsp_range(self.text, self.start, self.end, encoding)
+        """Where the region stands now, as a JSON LSP range."""
+        return self.range_of(self.start, self.end, encoding)
+
+    def range_of(self, start: int, end: int, encoding: Encoding) -> dict[str, dict[str, int]]:
+        starts = self.starts()
+        a = to_pos(self.text, start, encoding, starts)
+        b = to_pos(self.text, end, encoding, starts)
+        return {
+            "start": {"line": a.line, "character": a.character},
+            "end": {"line": b.line, "character": b.character},
+        }
+
+    def starts(self) -> list[int]:
+        """Line starts of the current text, computed once per text (large files: ms each)."""
+        cached = self._starts
+        if cached is None or cached[0] is not self.text:
+            cached = self._starts = (self.text, line_starts(self.text))
+        return cached[1]
 
     def edit_to(self, target: str) -> Edit | None:
         """The smallest edit that turns the region into `target` (None when it already is)."""
         shown = self.current
         if shown == target:
             return None
-        limit = min(len(shown), len(target))
-        p = 0
-        while p < limit and shown[p] == target[p]:
-            p += 1
-        s = 0
-        while s < limit - p and shown[-1 - s] == target[-1 - s]:
-            s += 1
+        p, s = _common_ends(shown, target)
         rel_end = len(shown) - s
         return Edit(
             rel_start=p,
@@ -93,7 +105,7 @@ class Region:
             if isinstance(change, str):
                 a, b, t = _diff(self.text, change)
             else:
-                starts = line_starts(self.text)
+                starts = self.starts()
                 a = to_offset(self.text, change[0], encoding, starts)
                 b = to_offset(self.text, change[1], encoding, starts)
                 a, b = min(a, b), max(a, b)
@@ -137,11 +149,27 @@ class Region:
 
 def _diff(old: str, new: str) -> tuple[int, int, str]:
     """A whole-document change as one range change (common prefix and suffix trimmed)."""
-    limit = min(len(old), len(new))
-    p = 0
-    while p < limit and old[p] == new[p]:
-        p += 1
-    s = 0
-    while s < limit - p and old[-1 - s] == new[-1 - s]:
-        s += 1
+    p, s = _common_ends(old, new)
     return p, len(old) - s, new[p : len(new) - s]
+
+
+def _common_ends(a: str, b: str) -> tuple[int, int]:
+    """Lengths of the common prefix and of the common suffix after it, compared in blocks."""
+    limit = min(len(a), len(b))
+    p = _run(a, b, 0, limit, 1)
+    s = _run(a, b, 0, limit - p, -1)
+    return p, s
+
+
+def _run(a: str, b: str, start: int, limit: int, direction: int, block: int = 256) -> int:
+    """How many characters match from the front (direction 1) or the back (-1)."""
+    n = start
+    while n + block <= limit and _piece(a, n, block, direction) == _piece(b, n, block, direction):
+        n += block
+    while n < limit and _piece(a, n, 1, direction) == _piece(b, n, 1, direction):
+        n += 1
+    return n
+
+
+def _piece(s: str, n: int, k: int, direction: int) -> str:
+    return s[n : n + k] if direction > 0 else s[len(s) - n - k : len(s) - n]

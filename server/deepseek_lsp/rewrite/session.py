@@ -172,7 +172,12 @@ class Session:
             self.region.pending = None
             return
         await asyncio.wait({inflight}, timeout=self.confirm_timeout)
-        applied = inflight.done() and not inflight.cancelled() and inflight.exception() is None and inflight.result()
+        applied = (
+            inflight.done()
+            and not inflight.cancelled()
+            and inflight.exception() is None
+            and inflight.result()
+        )
         await self._confirm(edit, bool(applied))
 
     # -- restoring -------------------------------------------------------------------------

@@ -52,7 +52,27 @@ local function hint()
   if S.session_id then
     text = text .. " · session " .. (S.title and S.title ~= vim.NIL and S.title or S.session_id)
   end
+  local ctx = M.attach_next
+  if ctx and ctx.bufnr and vim.api.nvim_buf_is_valid(ctx.bufnr) then
+    local name = vim.fn.fnamemodify(vim.api.nvim_buf_get_name(ctx.bufnr), ":t")
+    local where = ctx.span and string.format(" lines %d-%d", ctx.span[1] + 1, ctx.span[3] + 1) or ""
+    text = text .. " · attaching " .. name .. where
+  end
   return text
+end
+
+--- Refresh the hint beside the current "## You".
+function M.refresh_hint()
+  if valid() and S.input_mark then
+    local row = vim.api.nvim_buf_get_extmark_by_id(S.buf, ns, S.input_mark, {})[1]
+    if row then
+      vim.api.nvim_buf_set_extmark(S.buf, ns, row, 0, {
+        id = S.input_mark,
+        virt_text = { { "  " .. hint(), "Comment" } },
+        virt_text_pos = "eol",
+      })
+    end
+  end
 end
 
 --- Start a new "## You" section at the end and mark it as the input.
@@ -243,7 +263,7 @@ function M.send(text, ctx)
       end
     end
     -- the question stays, the reply goes below it
-    if S.input_mark then
+    if S.input_mark then -- the question is sent: its header loses the hint
       vim.api.nvim_buf_set_extmark(S.buf, ns, input_row(), 0, { id = S.input_mark })
     end
     append({ "", BOT, "" })

@@ -116,10 +116,11 @@ function handlers.chat(o, rest)
     ctx = { bufnr = vim.api.nvim_get_current_buf() } -- #buffer / #diagnostics need the document
   end
   if rest == "" then
+    chat.open(true)
     if ctx then
       chat.attach_next = ctx
+      chat.refresh_hint()
     end
-    chat.open(true)
     return
   end
   chat.send(rest, ctx)

@@ -106,8 +106,39 @@ function M.setup(opts)
   vim.lsp.config(M.name, cfg)
   if o.autostart then
     vim.lsp.enable(M.name)
+    if vim.v.vim_did_enter == 0 then
+      -- setup() from `-c` or a late startup script: buffers loaded already had their FileType
+      -- event, which vim.lsp.enable() only replays after VimEnter
+      vim.api.nvim_create_autocmd("VimEnter", {
+        once = true,
+        callback = function()
+          vim.schedule(M.attach_existing)
+        end,
+      })
+    end
   end
   return M
+end
+
+--- Start/attach the server on loaded file buffers that have none (vim.lsp.enable's own rules).
+function M.attach_existing()
+  local o = config.options
+  local cfg = vim.lsp.config[M.name]
+  if not cfg then
+    return
+  end
+  for _, b in ipairs(vim.api.nvim_list_bufs()) do
+    local ft = vim.bo[b].filetype
+    if
+      vim.api.nvim_buf_is_loaded(b)
+      and vim.bo[b].buftype == ""
+      and ft ~= ""
+      and (not o.filetypes or vim.list_contains(o.filetypes, ft))
+      and #vim.lsp.get_clients({ bufnr = b, name = M.name }) == 0
+    then
+      vim.lsp.start(vim.deepcopy(cfg), { bufnr = b, _root_markers = cfg.root_markers })
+    end
+  end
 end
 
 --- Cancel a job (the one the commands found, or by table).

@@ -13,6 +13,25 @@ local marks = {} ---@type table<string, {bufnr: integer, hl?: integer, vt?: inte
 local active = {} ---@type table<integer, string>  bufnr -> key of the newest rewrite job there
 local undo = {} ---@type table<integer, {tick: integer, key: string?}>
 local review_keys = {} ---@type table<integer, table>
+local snapshots = {} ---@type table<string, {bufnr: integer, lines: string[]}>  unmodified buffers at a job's start
+
+--- A rewrite that was cancelled, rejected or failed left the text as it was: if the buffer was
+--- unmodified before, it is again.
+local function settle(key)
+  local snap = snapshots[key]
+  local job = jobs.jobs[key]
+  if not snap or not job or not job.done or job.state == "done" then
+    return
+  end
+  if not vim.api.nvim_buf_is_loaded(snap.bufnr) then
+    snapshots[key] = nil
+    return
+  end
+  if vim.deep_equal(vim.api.nvim_buf_get_lines(snap.bufnr, 0, -1, false), snap.lines) then
+    vim.bo[snap.bufnr].modified = false
+    snapshots[key] = nil
+  end
+end
 
 local LABELS = { refactor = "refactor", fix = "fix", docstring = "docstring", tests = "tests" }
 
@@ -33,8 +52,19 @@ function M.run(client, bufnr, range, args)
   end)
 end
 
+--- How a key reads on screen: <LocalLeader>a -> \a (or the configured leader).
 local function key_label(lhs)
-  return (lhs:gsub("<[Ll]ocal[Ll]eader>", "<LocalLeader>"))
+  local function leader(name)
+    local v = vim.g[name]
+    return (v == nil or v == "") and "\\" or (v == " " and "<Space>" or v)
+  end
+  lhs = lhs:gsub("<[Ll]ocal[Ll]eader>", function()
+    return leader("maplocalleader")
+  end)
+  lhs = lhs:gsub("<[Ll]eader>", function()
+    return leader("mapleader")
+  end)
+  return lhs
 end
 
 local function status_text(job)
@@ -182,6 +212,9 @@ function M.on_start(job)
   local bufnr = job_buf(job)
   if bufnr then
     active[bufnr] = job.key
+    if not vim.bo[bufnr].modified and not snapshots[job.key] then
+      snapshots[job.key] = { bufnr = bufnr, lines = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false) }
+    end
   end
   draw(job)
 end
@@ -200,6 +233,10 @@ end
 function M.on_done(job)
   local bufnr = job_buf(job)
   draw(job)
+  settle(job.key)
+  if job.state == "done" then
+    snapshots[job.key] = nil
+  end
   if bufnr then
     clear_review_keys(bufnr)
   end
@@ -296,6 +333,9 @@ function M.apply_edit(err, params, ctx)
   for bufnr in pairs(bufs) do
     if vim.api.nvim_buf_is_loaded(bufnr) then
       undo[bufnr] = { tick = vim.b[bufnr].changedtick, key = active[bufnr] }
+      if active[bufnr] then
+        settle(active[bufnr]) -- the restoring edit may come after the final notification
+      end
     end
   end
   if not ok then

@@ -2,7 +2,7 @@
 local M = {}
 
 local seen = {} ---@type table<string, number>
-local ONCE_MS = 10000
+local ONCE_MS = 3000
 
 --- vim.notify, at most once per message within a few seconds (a failed job's showMessage and
 --- its final notification carry the same news: the user hears it once).
@@ -141,6 +141,8 @@ function M.fmt_cost(c)
   c = c or 0
   if c == 0 then
     return "$0"
+  elseif c < 0.0001 then
+    return "<$0.0001"
   elseif c < 0.01 then
     return string.format("$%.4f", c)
   end

@@ -12,6 +12,7 @@ export function formatTokens(n: number | undefined): string {
 export function formatCost(usd: number | undefined): string {
   if (usd === undefined || usd === null || Number.isNaN(usd)) { return '$0'; }
   if (usd === 0) { return '$0'; }
+  if (usd < 0.0001) { return '<$0.0001'; }
   if (usd < 0.01) { return '$' + usd.toFixed(4); }
   return '$' + usd.toFixed(2);
 }

@@ -115,6 +115,18 @@ export class JobStream {
     }
   }
 
+  /** End the job from the client's side (its server went away); later notifications are ignored. */
+  forceEnd(state: JobState, error?: { code: string; message: string }, now: number = Date.now()): void {
+    if (this.done) { return; }
+    this.pending.clear();
+    this.nextSeq = Number.MAX_SAFE_INTEGER;
+    this.state = state;
+    if (error) { this.error = error; }
+    this.done = true;
+    this.endedAt = now;
+    if (this.reasoningStartedAt !== undefined && this.reasoningEndedAt === undefined) { this.reasoningEndedAt = now; }
+  }
+
   /** Seconds spent thinking (rounded, at least 1 once any reasoning came), or undefined. */
   thoughtSeconds(now: number = Date.now()): number | undefined {
     if (this.reasoningStartedAt === undefined) { return undefined; }
@@ -171,6 +183,14 @@ export class JobStore {
     const changed = job.push(n, now);
     if (created || changed) { this.emit(job, created); }
     return job;
+  }
+
+  /** end a job from the client's side (see JobStream.forceEnd) */
+  end(jobId: string, state: JobState, error?: { code: string; message: string }): void {
+    const job = this.jobs.get(jobId);
+    if (!job || job.done) { return; }
+    job.forceEnd(state, error);
+    this.emit(job, false);
   }
 
   /** forget finished jobs beyond the newest `keep` */

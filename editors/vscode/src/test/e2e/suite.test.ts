@@ -85,13 +85,25 @@ suite('DeepSeek extension end to end', function () {
     for (const t of ['DeepSeek: Explain', 'DeepSeek: Refactor', 'DeepSeek: Add docstring', 'DeepSeek: Write tests']) {
       assert.ok(titles.includes(t), `${t} in ${titles}`);
     }
+    // running the light bulb's Explain (the server's own command) still streams into our panel
+    const explainAction = actions.find(a => a.title === 'DeepSeek: Explain')!;
+    await fake('/_fake/enqueue', [{ content: 'Adds two numbers.', delay: 0.01 }]);
+    const result = await vscode.commands.executeCommand<{ jobId: string }>(explainAction.command!.command, ...(explainAction.command!.arguments ?? []));
+    assert.ok(result?.jobId, 'the code action started a job');
+    const shown = await waitFor('code action explanation in the panel', () =>
+      api.explain.lastRendered?.jobId === result.jobId && api.explain.lastRendered.state === 'done' ? api.explain.lastRendered : undefined);
+    assert.ok(shown.text.includes('Adds two numbers.'), shown.text);
   });
 
   test('Explain streams rendered Markdown into its panel, reasoning folded; the hover shows it afterwards', async () => {
     const editor = await openSample('explain.py', 'import math\n\ndef area(r):\n    return math.pi * r * r\n');
     editor.selection = new vscode.Selection(2, 0, 3, 27);
     const answer = 'This **computes** the area of a circle.\n\n```python\narea(2)\n```\n\nIt uses `math.pi`.';
-    await fake('/_fake/enqueue', [{ content: answer, reasoning: 'The user wants an explanation.', delay: 0.02 }]);
+    // a first, short explanation opens the panel (a webview takes a moment to load the first time)
+    await fake('/_fake/enqueue', [{ content: 'warm-up', delay: 0 }]);
+    const warm = await vscode.commands.executeCommand<JobStream>('deepseek.explainSelection');
+    await waitFor('panel ready', () => api.explain.lastRendered?.jobId === warm.jobId && api.explain.lastRendered.state === 'done');
+    await fake('/_fake/enqueue', [{ content: answer, reasoning: 'The user wants an explanation.', delay: 0.03, first_delay: 0.2 }]);
     const renders: { text: string; state: string }[] = [];
     const sub = api.explain.onDidRender(r => renders.push(r));
     try {
@@ -101,7 +113,9 @@ suite('DeepSeek extension end to end', function () {
         api.explain.lastRendered?.jobId === job.jobId && api.explain.lastRendered.state === 'done' ? api.explain.lastRendered : undefined);
       assert.ok(done.text.includes('This computes the area of a circle.'), `panel shows: ${done.text}`);
       assert.ok(done.text.includes('area(2)'));
-      assert.ok(done.reasoning.includes('The user wants an explanation.'));
+      assert.ok(done.reasoning.includes('The user wants an explanation.'), `reasoning: ${done.reasoning}`);
+      assert.strictEqual(done.reasoningOpen, false, 'reasoning folded');
+      assert.match(done.summary ?? '', /^Thought for \d+ s$/);
       assert.ok(renders.filter(r => r.state === 'streaming').length >= 1, `streamed (${renders.length} renders)`);
       assert.strictEqual(job.content, answer);
       assert.ok(job.thoughtSeconds() !== undefined, 'reasoning timed');
@@ -109,6 +123,17 @@ suite('DeepSeek extension end to end', function () {
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, new vscode.Position(2, 5));
     const text = hovers.flatMap(h => h.contents.map(c => typeof c === 'string' ? c : c.value)).join('\n').replace(/&nbsp;/g, ' ');
     assert.ok(text.includes('computes'), `hover: ${text}`);
+  });
+
+  test('a failed request shows what to do', async () => {
+    const editor = await openSample('fail.py', 'x = 1\n');
+    editor.selection = new vscode.Selection(0, 0, 0, 5);
+    await fake('/_fake/enqueue', [{ status: 401 }]);
+    const job = await vscode.commands.executeCommand<JobStream>('deepseek.explainSelection');
+    await waitFor('failed', () => job.done, 20000);
+    assert.strictEqual(job.state, 'failed');
+    assert.strictEqual(job.error?.code, 'unauthorized');
+    await waitFor('panel shows the failure', () => api.explain.lastRendered?.jobId === job.jobId && api.explain.lastRendered.state === 'failed');
   });
 
   test('Cancel stops a running job', async () => {
@@ -197,11 +222,78 @@ suite('DeepSeek extension end to end', function () {
     assert.strictEqual(api.chat.turns.length, 1);
   });
 
+  test('the UI itself shows it: commands in the palette, the explanation and the chat reply in the webviews', async function () {
+    const result = process.env.DEEPSEEK_E2E_RESULT;
+    if (!result) { this.skip(); }
+    const fs = await import('fs');
+    // the panel shows the newest explanation: make it a known one
+    const editor = await openSample('explain.py', 'import math\n\ndef area(r):\n    return math.pi * r * r\n');
+    editor.selection = new vscode.Selection(2, 0, 3, 27);
+    await fake('/_fake/enqueue', [{ content: 'This **computes** the area of a circle.', delay: 0.01 }]);
+    const job = await vscode.commands.executeCommand<JobStream>('deepseek.explainSelection');
+    await waitFor('explained', () => api.explain.lastRendered?.jobId === job.jobId && api.explain.lastRendered.state === 'done');
+    const hasChat = api.server.serverCommands.includes('deepseek.chat');
+    const target = await openSample('insert.js', '// code from the chat goes here\n');
+    target.selection = new vscode.Selection(1, 0, 1, 0);
+    fs.writeFileSync(result + '.ui-request', JSON.stringify({ explainText: 'computes the area of a circle', chatText: 'Hello from DeepSeek', clickInsert: hasChat }));
+    const res = await waitFor('the driver looked at the UI', () => fs.existsSync(result + '.ui-response')
+      ? JSON.parse(fs.readFileSync(result + '.ui-response', 'utf8')) : undefined, 40000);
+    assert.ok(!res.error, res.error);
+    for (const c of ['DeepSeek: Explain', 'DeepSeek: Refactor…', 'DeepSeek: Set API Key', 'DeepSeek: Chat']) {
+      assert.ok(res.palette.includes(c), `${c} in the palette: ${res.palette}`);
+    }
+    assert.ok(res.explainDom.includes('This computes the area of a circle.'), `explain panel DOM: ${res.explainDom}`);
+    if (hasChat) {
+      assert.ok(res.chatDom.includes('Hello from DeepSeek.'), `chat view DOM: ${res.chatDom}`);
+      assert.ok(res.clicked, 'clicked Insert');
+      await waitFor('code inserted into the editor', () => target.document.getText().includes('console.log(1)'), 10000);
+    }
+  });
+
   test('the status bar shows the session usage', async () => {
     await api.status.refresh();
     const text = api.status.item.text;
     assert.match(text, /DeepSeek/);
     assert.ok(api.status.status?.usage, 'usage from deepseek.status');
     assert.match(text, /tok · .*% cache · \$/, text);
+    assert.match(api.status.balance ?? '', /\d/, `balance for the tooltip: ${api.status.balance}`);
+  });
+});
+
+suite('DeepSeek server settings', () => {
+  test('a missing server is reported clearly; changing deepseek.server.* restarts it', async () => {
+    const cfg = () => vscode.workspace.getConfiguration('deepseek');
+    const before = cfg().get<string>('server.path');
+    try {
+      await cfg().update('server.path', '/nonexistent/deepseek-lsp', vscode.ConfigurationTarget.Workspace);
+      await waitFor('the missing server noticed', () => !api.server.running && api.server.lastError?.includes('/nonexistent/deepseek-lsp'));
+      assert.match(api.server.lastError!, /not found/);
+      assert.match(api.status.item.text, /error/);
+    } finally {
+      await cfg().update('server.path', before, vscode.ConfigurationTarget.Workspace);
+    }
+    await waitFor('server back after the setting changed', () => api.server.running, 30000);
+    const status = await api.server.request<{ apiKeySet: boolean }>('deepseek.status', {});
+    assert.strictEqual(status.apiKeySet, true, 'the key from SecretStorage again');
+  });
+});
+
+suite('DeepSeek keybindings', () => {
+  test('no keybinding of ours is already taken by VS Code', async () => {
+    await vscode.commands.executeCommand('workbench.action.openDefaultKeybindingsFile');
+    const doc = await waitFor('default keybindings', () => vscode.window.activeTextEditor?.document.uri.toString().includes('keybindings') ? vscode.window.activeTextEditor.document : undefined);
+    const text = doc.getText().split('\n').filter(l => !/^\s*\/\//.test(l)).join('\n');
+    const defaults = JSON.parse(text) as { key: string; command: string; when?: string }[];
+    await vscode.workspace.fs.writeFile(vscode.Uri.file(path.join(folder(), 'default-keybindings.json')), Buffer.from(JSON.stringify(defaults)));
+    const ext = vscode.extensions.getExtension(EXT_ID)!;
+    const ours = (ext.packageJSON.contributes.keybindings as { key: string; command: string }[]);
+    const clashes: string[] = [];
+    for (const k of ours) {
+      for (const d of defaults) {
+        if (d.key === k.key && !d.command.startsWith('deepseek.') && !d.command.startsWith('-')) { clashes.push(`${k.key}: ${k.command} vs ${d.command} (${d.when ?? ''})`); }
+      }
+    }
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    assert.deepStrictEqual(clashes, []);
   });
 });

@@ -45,3 +45,21 @@ test('empty region while streaming: marker at the start, nothing changed', () =>
   assert.deepEqual(d.changedLines, []);
   assert.deepEqual(d.marker, { line: 5, character: 2 });
 });
+
+import { coalescedSpan, applyChanges } from '../../model/coalesce';
+
+test('several minimal changes coalesce into one equivalent change', () => {
+  const old = 'def mul(a, b):\n    return a*b\n';
+  // VS Code-style: descending, old coordinates
+  const changes = [
+    { rangeOffset: 26, rangeLength: 3, text: '"' },
+    { rangeOffset: 19, rangeLength: 6, text: '' },
+    { rangeOffset: 7, rangeLength: 0, text: 'tiply' },
+  ];
+  const now = applyChanges(old, changes);
+  const span = coalescedSpan(changes);
+  const single = old.slice(0, span.start) + now.slice(span.start, span.start + span.newLength) + old.slice(span.end);
+  assert.equal(single, now);
+  assert.equal(span.start, 7);
+  assert.equal(span.end, 29);
+});

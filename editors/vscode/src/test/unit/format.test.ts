@@ -12,6 +12,8 @@ test('numbers for people', () => {
   assert.equal(formatTokens(2_500_000), '2.5M');
   assert.equal(formatCost(0.00123), '$0.0012');
   assert.equal(formatCost(1.5), '$1.50');
+  assert.equal(formatCost(0.00001), '<$0.0001');
+  assert.equal(formatCost(0), '$0');
   assert.equal(cacheHitShare({ promptCacheHitTokens: 3, promptCacheMissTokens: 1 }), 0.75);
   assert.equal(cacheHitShare({ cacheHitShare: 0.5 }), 0.5);
   assert.equal(cacheHitShare({}), undefined);

@@ -81,3 +81,20 @@ test('store: prune keeps running jobs and the newest finished ones', () => {
   s.prune(2);
   assert.deepEqual(s.all().map(j => j.jobId), ['j2', 'j3', 'j4']);
 });
+
+test('a job ended by the client ignores what comes later', () => {
+  const s = new JobStore();
+  const seen: string[] = [];
+  s.onChange(j => seen.push(`${j.jobId}:${j.state}`));
+  s.push({ jobId: 'j1', seq: 0, content: 'a' });
+  s.push({ jobId: 'j1', seq: 2, content: 'c' }); // waits for seq 1
+  s.end('j1', 'cancelled', { code: 'cancelled', message: 'server stopped' });
+  s.push({ jobId: 'j1', seq: 1, content: 'b' });
+  const j = s.get('j1')!;
+  assert.equal(j.content, 'a');
+  assert.equal(j.done, true);
+  assert.equal(j.state, 'cancelled');
+  assert.deepEqual(seen, ['j1:streaming', 'j1:cancelled']);
+  s.end('j1', 'failed');
+  assert.equal(j.state, 'cancelled');
+});
