@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="DeepSeek in any editor: a language server (stdio by default).",
     )
     parser.add_argument("--version", action="version", version=f"deepseek-lsp {__version__}")
+    parser.add_argument("--stdio", action="store_true", help="serve LSP over stdio (the default)")
     parser.add_argument("--tcp", action="store_true", help="serve LSP over TCP instead of stdio")
     parser.add_argument("--host", default="127.0.0.1", help="TCP host (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")

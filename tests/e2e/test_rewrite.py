@@ -84,6 +84,11 @@ class Editor:
     edit_times: list[float] = field(default_factory=list)
     edits: list[types.TextEdit] = field(default_factory=list)
     refuse: int = 0  # answer applied: false to the next N edits
+    # Neovim: didChange debounced (several changes in one), versions are changedticks (gaps),
+    # and an edit for an older version is dropped while the answer says applied: true
+    debounce: float = 0.0
+    version_step: int = 1
+    _pending: dict[str, list[types.TextDocumentContentChangePartial]] = field(default_factory=dict)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def open(self, uri: str, text: str, language: str = "python") -> None:
@@ -103,12 +108,26 @@ class Editor:
         rng = types.Range(
             start=to_position(text, start, self.encoding), end=to_position(text, end, self.encoding)
         )
-        self.docs[uri] = [text[:start] + new + text[end:], version + 1]
+        version += self.version_step
+        self.docs[uri] = [text[:start] + new + text[end:], version]
         self.changed.set()
+        change = types.TextDocumentContentChangePartial(range=rng, text=new)
+        if not self.debounce:
+            self._notify(uri, [change])
+            return
+        pending = self._pending.setdefault(uri, [])
+        pending.append(change)
+        if len(pending) == 1:
+            asyncio.get_running_loop().call_later(self.debounce, self._flush, uri)
+
+    def _flush(self, uri: str) -> None:
+        self._notify(uri, self._pending.pop(uri, []))
+
+    def _notify(self, uri: str, changes: list[types.TextDocumentContentChangePartial]) -> None:
         self.client.text_document_did_change(
             types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version + 1),
-                content_changes=[types.TextDocumentContentChangePartial(range=rng, text=new)],
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.docs[uri][1]),
+                content_changes=list(changes),
             )
         )
 
@@ -126,6 +145,8 @@ class Editor:
                 self.refuse -= 1
                 return types.ApplyWorkspaceEditResult(applied=False, failure_reason="refused by the test")
             if change.text_document.version != self.docs[uri][1]:
+                if self.debounce:  # Neovim: prints "newer than edits", answers applied
+                    return types.ApplyWorkspaceEditResult(applied=True)
                 return types.ApplyWorkspaceEditResult(applied=False, failure_reason="version mismatch")
             for edit in change.edits:
                 assert isinstance(edit, types.TextEdit)
@@ -346,6 +367,26 @@ async def test_user_typing_above_mid_stream_is_kept(start: Start, fake: FakeDeep
     )
 
 
+async def test_a_neovim_like_client_debounced_didchange_and_dropped_stale_edits(
+    start: Start, fake: FakeDeepSeek
+) -> None:
+    editor = await start(capabilities="neovim")
+    editor.debounce, editor.version_step = 0.03, 2
+    code = "".join(f"total += item_{i}  # 第{i}步\n" for i in range(40)) + "return total\n"
+    fake.enqueue(Reply(content=code, hold_after=30, delay=0.002))
+    editor.open(URI, DOC)
+    job = await rewrite(editor)
+    await fake.wait_for_held()
+    await wait_text(editor, lambda t: "total +=" in t)
+    editor.type("import math", "# 🎉 above\n")  # typed while an edit may be in flight
+    fake.release()
+    final = await editor.rec.wait_done(job, timeout=30)
+    assert final["state"] == "done", final
+    want = "".join("        " + ln + "\n" for ln in code.splitlines())
+    assert editor.text() == "# 🎉 above\n" + DOC.replace(OLD, want)
+    assert region_text(editor, final) == want
+
+
 async def test_user_typing_inside_stops_and_leaves_the_text(start: Start, fake: FakeDeepSeek) -> None:
     editor = await start()
     code = "if self.r < 0:\n    raise ValueError(self.r)\nreturn math.pi * self.r ** 2\n"
@@ -362,6 +403,23 @@ async def test_user_typing_inside_stops_and_leaves_the_text(start: Start, fake: 
     await asyncio.sleep(0.1)
     assert editor.text() == left and "if self.rXX" in left
     assert any(m.type == types.MessageType.Error for m in editor.rec.messages)
+
+
+async def test_closing_the_document_mid_stream_stops_the_rewrite(start: Start, fake: FakeDeepSeek) -> None:
+    editor = await start()
+    fake.enqueue(Reply(content=NEW_CODE * 3, hold_after=4, delay=0.002))
+    editor.open(URI, DOC)
+    job = await rewrite(editor)
+    await fake.wait_for_held()
+    await wait_text(editor, lambda t: t != DOC)
+    editor.client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=URI))
+    )
+    sent = len(editor.edits)
+    fake.release()
+    final = await editor.rec.wait_done(job)
+    assert final["state"] == "failed" and final["error"]["code"] == "document_changed"
+    assert "closed" in final["error"]["message"] and len(editor.edits) == sent
 
 
 async def test_cancel_mid_stream_restores_the_original(start: Start, fake: FakeDeepSeek) -> None:

@@ -151,7 +151,7 @@ PY
 read -r PASSED FAILED < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["passes"], r["failures"])' "$RUN/result.json")
 
 # the packaged extension: vsce builds the .vsix and code-server installs it
-if (cd "$EXT" && npx vsce package --no-dependencies --skip-license -o "$RUN/deepseek-lsp.vsix" > "$RUN/vsce.log" 2>&1) &&
+if (cd "$EXT" && npx vsce package --no-dependencies --skip-license --allow-missing-repository -o "$RUN/deepseek-lsp.vsix" > "$RUN/vsce.log" 2>&1) &&
    "$CS" --extensions-dir "$RUN/vsix-exts" --user-data-dir "$RUN/ud-vsix" --install-extension "$RUN/deepseek-lsp.vsix" > "$RUN/vsix.log" 2>&1 &&
    "$CS" --extensions-dir "$RUN/vsix-exts" --user-data-dir "$RUN/ud-vsix" --list-extensions 2>/dev/null | grep -qx 'deepseek-lsp.deepseek-lsp'; then
   echo "  PASS the .vsix packages and installs into code-server ($(du -k "$RUN/deepseek-lsp.vsix" | cut -f1) KB)"; PASSED=$((PASSED + 1))

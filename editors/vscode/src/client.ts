@@ -72,9 +72,22 @@ export class ServerManager implements vscode.Disposable {
     return this.client?.initializeResult?.capabilities.executeCommandProvider?.commands ?? [];
   }
 
+  /** start, stop and restart run one after the other: two live clients would register the same commands twice */
+  private queue: Promise<void> = Promise.resolve();
+  private enqueue(f: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(f, f);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** start the server unless it runs (or is starting) */
   async start(): Promise<void> {
     if (this.starting) { return this.starting; }
-    this.starting = this.doStart().finally(() => { this.starting = undefined; });
+    this.starting = this.enqueue(async () => {
+      if (this.client && this.client.state !== State.Stopped) { return; }
+      if (this.client) { await this.doStop(); } // it died and could not restart itself
+      await this.doStart();
+    }).finally(() => { this.starting = undefined; });
     return this.starting;
   }
 
@@ -141,7 +154,9 @@ export class ServerManager implements vscode.Disposable {
     }
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> { return this.enqueue(() => this.doStop()); }
+
+  private async doStop(): Promise<void> {
     const c = this.client;
     this.client = undefined;
     for (const d of this.disposables.splice(0)) { d.dispose(); }
@@ -158,10 +173,19 @@ export class ServerManager implements vscode.Disposable {
     }
   }
 
-  async restart(): Promise<void> {
-    this.log('restarting the server');
-    await this.stop();
-    await this.start();
+  restart(): Promise<void> {
+    return this.enqueue(async () => {
+      this.log('restarting the server');
+      await this.doStop();
+      await this.doStart();
+    });
+  }
+
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** restart soon: several settings written at once (a settings.json save) cause one restart */
+  restartSoon(delayMs = 300): void {
+    if (this.restartTimer) { clearTimeout(this.restartTimer); }
+    this.restartTimer = setTimeout(() => { this.restartTimer = undefined; void this.restart(); }, delayMs);
   }
 
   /** one equivalent change instead of several while a rewrite runs in the document (see model/coalesce.ts) */
@@ -225,6 +249,7 @@ export class ServerManager implements vscode.Disposable {
 
   dispose(): void {
     void this.stop();
+    if (this.restartTimer) { clearTimeout(this.restartTimer); }
     this.emitter.dispose();
   }
 }

@@ -209,7 +209,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
   // restart when the way the server is started changes; the rest reaches the running server as
   // workspace/didChangeConfiguration (it pulls the `deepseek` section)
   ctx.subscriptions.push(vscode.workspace.onDidChangeConfiguration(e => {
-    if (e.affectsConfiguration('deepseek.server')) { out.info('deepseek.server settings changed'); void server.restart(); }
+    if (e.affectsConfiguration('deepseek.server')) { out.info('deepseek.server settings changed'); server.restartSoon(); }
     else if (e.affectsConfiguration('deepseek')) { status.scheduleRefresh(500); }
   }));
   ctx.subscriptions.push(secrets.onDidChange(() => status.scheduleRefresh()));

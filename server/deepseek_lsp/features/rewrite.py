@@ -278,6 +278,10 @@ class RewriteFeature:
                     "applied: false); the original text was kept.",
                 ) from None
             job.range = session.region.lsp_range(ls.encoding)
+            if rw.extra.get("closed"):
+                raise DeepSeekError(
+                    "document_changed", "The document was closed, so the rewrite stopped."
+                ) from None
             raise DeepSeekError("document_changed") from None
         except BaseException:
             await self._restore(rw)
@@ -349,6 +353,10 @@ class RewriteFeature:
     async def _send(self, rw: Rewrite, edit: Edit) -> bool:
         ls = self.ls
         region = rw.session.region
+        if _uquote(rw.uri) not in {_uquote(u) for u in ls.workspace.text_documents}:
+            rw.extra["closed"] = True  # closed mid-rewrite: stop, and touch nothing
+            region.broken = True
+            return False
         rng = region.range_of(edit.start, edit.end, ls.encoding)
         params = types.ApplyWorkspaceEditParams(
             label="DeepSeek rewrite",

@@ -64,6 +64,8 @@ class Session:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._inflight: asyncio.Future[bool] | None = None
+        self._rev = 0  # bumped by every new target
+        self._shown_rev = 0  # the target revision the region is known to hold
 
     # -- inputs ----------------------------------------------------------------------------
     def on_change(
@@ -79,6 +81,7 @@ class Session:
         added = text[len(old) :] if text.startswith(old) else text
         self.lines += added.count("\n") + added.count("\r") - added.count("\r\n")
         self.target = text
+        self._rev += 1
         self.final = self.final or final
         self._wake.set()
 
@@ -112,7 +115,7 @@ class Session:
         while not self._stopping:
             if self.region.broken:
                 raise DocumentChanged
-            pending = self.target is not None and self.region.current != self.target
+            pending = self._rev != self._shown_rev  # cheap: no text compared per token
             delay = self.pacer.delay(self.clock(), pending=pending, lines=self.lines, final=self.final)
             if delay is None:
                 if self.final:
@@ -124,10 +127,12 @@ class Session:
                 continue
             self.pacer.sent(self.clock(), self.lines)
             assert self.target is not None
+            rev = self._rev
             ok = await self._push(self.target)
             if self.region.broken:
                 raise DocumentChanged
             if ok:
+                self._shown_rev = rev
                 failures = 0
                 if self._on_applied is not None:
                     self._on_applied()

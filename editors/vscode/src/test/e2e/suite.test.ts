@@ -276,6 +276,23 @@ suite('DeepSeek server settings', () => {
     const status = await api.server.request<{ apiKeySet: boolean }>('deepseek.status', {});
     assert.strictEqual(status.apiKeySet, true, 'the key from SecretStorage again');
   });
+
+  test('deepseek.server.pythonPath runs the server as python -m deepseek_lsp', async () => {
+    const cfg = () => vscode.workspace.getConfiguration('deepseek');
+    const before = cfg().get<string>('server.path')!;
+    const python = path.join(path.dirname(before), 'python');
+    try {
+      await cfg().update('server.pythonPath', python, vscode.ConfigurationTarget.Workspace);
+      await cfg().update('server.path', '', vscode.ConfigurationTarget.Workspace);
+      await waitFor('server started through Python', () => api.server.running && api.server.resolved?.source === 'python', 30000);
+      assert.deepStrictEqual(api.server.resolved?.args.slice(0, 2), ['-m', 'deepseek_lsp']);
+      assert.ok(api.server.serverCommands.includes('deepseek.explain'));
+    } finally {
+      await cfg().update('server.path', before, vscode.ConfigurationTarget.Workspace);
+      await cfg().update('server.pythonPath', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+    await waitFor('back on deepseek.server.path', () => api.server.running && api.server.resolved?.source === 'setting', 30000);
+  });
 });
 
 suite('DeepSeek keybindings', () => {
