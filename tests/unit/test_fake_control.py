@@ -9,7 +9,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +22,6 @@ from deepseek_lsp.fake.__main__ import main as fake_main
 KEY = "sk-fake"
 # Where deepseek_lsp is imported from, so the CLI subprocess finds it installed or not.
 PACKAGE_ROOT = str(Path(deepseek_lsp.__file__).resolve().parent.parent)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDeepSeek]:
-    async with FakeDeepSeek(default_delay=0) as server:
-        yield server
-
-
-@pytest.fixture
-async def http(fake: FakeDeepSeek) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {KEY}"}
-    async with httpx.AsyncClient(base_url=fake.base_url, headers=headers, timeout=5) as client:
-        yield client
 
 
 def chat(**extra: Any) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,19 +12,6 @@ from deepseek_lsp.fake import FakeDeepSeek, Reply
 from deepseek_lsp.fake.server import REASONING_CONTENT_400
 
 KEY = "sk-fake"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDeepSeek]:
-    async with FakeDeepSeek(default_delay=0) as server:
-        yield server
-
-
-@pytest.fixture
-async def http(fake: FakeDeepSeek) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {KEY}"}
-    async with httpx.AsyncClient(base_url=fake.base_url, headers=headers, timeout=5) as client:
-        yield client
 
 
 def chat(model: str = "deepseek-chat", **extra: Any) -> dict[str, Any]:

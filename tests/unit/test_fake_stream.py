@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,19 +16,6 @@ from deepseek_lsp.fake.script import split_tokens
 
 KEY = "sk-fake"
 CODE_QUESTION = "Explain this:\n```python\ndef add(a, b):\n    return a + b\n```"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDeepSeek]:
-    async with FakeDeepSeek(default_delay=0) as server:
-        yield server
-
-
-@pytest.fixture
-async def http(fake: FakeDeepSeek) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {KEY}"}
-    async with httpx.AsyncClient(base_url=fake.base_url, headers=headers, timeout=5) as client:
-        yield client
 
 
 def sdk(fake: FakeDeepSeek, path: str = "") -> openai.AsyncOpenAI:
