@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import os
 import subprocess
 import sys
@@ -45,6 +46,16 @@ def test_a_corrupt_cache_file_is_ignored(tmp_path: Path) -> None:
     file.write_bytes(b"not marshal at all")
     assert int(run(tmp_path)) > 0  # compiled again, and rewrote the file
     assert run(tmp_path) == "0"
+
+
+def test_stale_entries_are_pruned(tmp_path: Path) -> None:
+    run(tmp_path)
+    (file,) = (tmp_path / "deepseek-lsp").glob("attrs-code-*.marshal")
+    codes = marshal.loads(file.read_bytes())
+    stale = {bytes([i]) * 16: compile("x = 1", "<stale>", "exec") for i in range(5 * len(codes))}
+    file.write_bytes(marshal.dumps({**codes, **stale}))
+    assert run(tmp_path) == "0"  # nothing compiled, yet the file was mostly stale: rewritten
+    assert marshal.loads(file.read_bytes()).keys() == codes.keys()
 
 
 def test_it_can_be_turned_off(tmp_path: Path) -> None:
