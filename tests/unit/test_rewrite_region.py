@@ -98,3 +98,23 @@ def test_common_ends_match_a_char_by_char_comparison() -> None:
         while s < limit - p and a[-1 - s] == b[-1 - s]:
             s += 1
         assert _common_ends(a, b) == (p, s)
+
+
+def test_our_edit_split_into_several_changes_is_recognised_whole() -> None:
+    """VS Code reports one applied workspace edit as several smaller content changes."""
+    r = region()
+    r.pending = r.edit_to("new stuff here")
+    changes: list[tuple[Pos, Pos, str] | str] = [
+        (Pos(1, 0), Pos(1, 3), "new"),
+        (Pos(1, 4), Pos(1, 8), "stuff here"),
+    ]
+    assert r.apply_lsp(changes, 2, "utf-16") == [Outcome.OURS]
+    assert r.current == "new stuff here" and not r.broken and r.version == 2
+
+
+def test_a_split_event_that_is_not_ours_is_judged_change_by_change() -> None:
+    r = region()
+    r.pending = r.edit_to("new code")
+    changes: list[tuple[Pos, Pos, str] | str] = [(Pos(0, 0), Pos(0, 0), "# "), (Pos(1, 2), Pos(1, 2), "x")]
+    assert r.apply_lsp(changes, 2, "utf-16") == [Outcome.BEFORE, Outcome.INSIDE]
+    assert r.broken

@@ -99,18 +99,25 @@ class Region:
         version: int | None,
         encoding: Encoding,
     ) -> list[Outcome]:
-        """Replay one didChange event: (start, end, text) ranges, or a whole-document text."""
+        """Replay one didChange event: (start, end, text) ranges, or a whole-document text.
+
+        VS Code reports one applied edit as several smaller changes in one event, so an event
+        with a pending edit of ours is first judged by its whole effect on the text.
+        """
+        edit = self.pending
+        if len(changes) > 1 and edit is not None and not edit.seen and not edit.dead:
+            text = self.text
+            for change in changes:
+                a, b, t = _locate(text, change, encoding)
+                text = text[:a] + t + text[b:]
+            a, b, t = _diff(self.text, text)
+            if self._same_effect(a, b, t, edit):
+                self.version = version
+                return [self.apply(a, b, t)]
         outcomes = []
         for change in changes:
-            if isinstance(change, str):
-                a, b, t = _diff(self.text, change)
-            else:
-                starts = self.starts()
-                a = to_offset(self.text, change[0], encoding, starts)
-                b = to_offset(self.text, change[1], encoding, starts)
-                a, b = min(a, b), max(a, b)
-                t = change[2]
-            outcomes.append(self.apply(a, b, t))
+            starts = self.starts() if not isinstance(change, str) else None
+            outcomes.append(self.apply(*_locate(self.text, change, encoding, starts)))
         self.version = version
         return outcomes
 
@@ -145,6 +152,17 @@ class Region:
         lo, hi = min(a, ea), max(b, eb)
         m = self.text
         return m[lo:a] + t + m[b:hi] == m[lo:ea] + edit.text + m[eb:hi]
+
+
+def _locate(
+    text: str, change: tuple[Pos, Pos, str] | str, encoding: Encoding, starts: list[int] | None = None
+) -> tuple[int, int, str]:
+    """One LSP content change as `text[a:b]` becoming `t`."""
+    if isinstance(change, str):
+        return _diff(text, change)
+    a = to_offset(text, change[0], encoding, starts)
+    b = to_offset(text, change[1], encoding, starts)
+    return min(a, b), max(a, b), change[2]
 
 
 def _diff(old: str, new: str) -> tuple[int, int, str]:
