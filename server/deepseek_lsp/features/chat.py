@@ -20,7 +20,7 @@ from typing import Any, Literal, TypeVar
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
-from pygls.uris import from_fs_path, to_fs_path
+from pygls.uris import from_fs_path
 
 from .. import prompts
 from ..chat import commands as cmds
@@ -52,6 +52,7 @@ from .common import (
     gather_context,
     parse_args,
     snapshot,
+    workspace_root,
 )
 
 log = logging.getLogger(__name__)
@@ -267,13 +268,6 @@ def capture(ls: DeepSeekLanguageServer, a: ChatArgs) -> Turn:
         a.thinking,
         list(a.diagnostics or []),
     )
-
-
-def workspace_root(ls: DeepSeekLanguageServer) -> str | None:
-    folders = ls.workspace.folders
-    if folders:
-        return to_fs_path(next(iter(folders.values())).uri)
-    return ls.workspace.root_path or None
 
 
 def iso(ts: float) -> str:

@@ -137,6 +137,14 @@ def open_documents(ls: DeepSeekLanguageServer, except_uri: str) -> tuple[Documen
     return tuple(docs)
 
 
+def workspace_root(ls: DeepSeekLanguageServer) -> str | None:
+    """The first workspace folder: where AGENTS.md lives and `#file:` paths resolve."""
+    folders = ls.workspace.folders
+    if folders:
+        return to_fs_path(next(iter(folders.values())).uri)
+    return ls.workspace.root_path or None
+
+
 async def gather_context(
     ls: DeepSeekLanguageServer,
     action: str,
@@ -147,8 +155,6 @@ async def gather_context(
 ) -> tuple[PromptContext, BuiltContext]:
     """Build the context off the event loop (large files must never stall streaming)."""
     s = ls.services.settings
-    folders = ls.workspace.folders
-    root = to_fs_path(next(iter(folders.values())).uri) if folders else (ls.workspace.root_path or None)
     req = ContextRequest(
         action=action,
         document=doc,
@@ -156,7 +162,7 @@ async def gather_context(
         end=end,
         diagnostics=diagnostics,
         open_documents=open_documents(ls, doc.uri),
-        workspace_root=root,
+        workspace_root=workspace_root(ls),
         budget_tokens=s.context_budget,
         exclude_patterns=tuple(s.exclude_patterns),
         mask_secrets=s.mask_secrets,
