@@ -100,8 +100,14 @@ def finish() -> None:
     with contextlib.suppress(Exception):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(marshal.dumps(codes))
-        os.replace(tmp, path)  # atomic: servers starting side by side never read half a file
-        for other in path.parent.glob("attrs-code-*.marshal"):  # another attrs or Python's
+        try:
+            tmp.write_bytes(marshal.dumps(codes))
+            os.replace(tmp, path)  # atomic: servers starting side by side never read half a file
+        finally:
+            tmp.unlink(missing_ok=True)  # a disk that filled up midway
+        # this Python's files for an attrs that is gone (another Python's are left alone)
+        for other in path.parent.glob(
+            f"attrs-code-{MAGIC_NUMBER.hex()}-*-{sys.implementation.cache_tag}.marshal"
+        ):
             if other != path:
                 other.unlink(missing_ok=True)
