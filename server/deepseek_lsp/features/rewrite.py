@@ -226,7 +226,7 @@ class RewriteFeature:
             def on_code(code: str) -> None:
                 shaper.feed(code)
                 if not shaper.empty:
-                    session.set_target(shaper.text)
+                    session.set_target(shaper.text, lines=code.count("\n"))
 
             session.start()
             result = await self._stream(job, ctx, task, on_code)

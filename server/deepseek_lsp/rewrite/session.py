@@ -75,11 +75,18 @@ class Session:
         self._changed.set()
         self._wake.set()
 
-    def set_target(self, text: str, *, final: bool = False) -> None:
-        """The text the region should hold; while streaming it only grows."""
+    def set_target(self, text: str, *, final: bool = False, lines: int | None = None) -> None:
+        """The text the region should hold; while streaming it only grows.
+
+        `lines`: how many lines the model finished with this text. The shaped text holds a
+        line's break back until the next line starts, so counting its breaks would send a
+        finished line one token late.
+        """
         old = self.target or ""
         added = text[len(old) :] if text.startswith(old) else text
-        self.lines += added.count("\n") + added.count("\r") - added.count("\r\n")
+        if lines is None:
+            lines = added.count("\n") + added.count("\r") - added.count("\r\n")
+        self.lines += lines
         self.target = text
         self._rev += 1
         self.final = self.final or final
