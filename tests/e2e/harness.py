@@ -19,6 +19,19 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 TEST_KEY = "sk-test-0123456789abcdef0123456789abcdef"
 
+# A small document several suites explain and chat about.
+SAMPLE_URI = "file:///tmp/project/graph.py"
+SAMPLE_TEXT = """import heapq
+
+
+def shortest(graph, source):
+    dist = {source: 0}
+    queue = [(0, source)]
+    while queue:
+        d, node = heapq.heappop(queue)
+    return dist
+"""
+
 
 def plain(obj: Any) -> Any:
     """pygls hands unknown-method params over as attribute objects: make them plain JSON."""

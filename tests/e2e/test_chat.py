@@ -18,19 +18,19 @@ from deepseek_lsp.chat import history
 from deepseek_lsp.chat.store import ChatStore
 from deepseek_lsp.fake import FakeDeepSeek, Reply
 
-from .harness import TEST_KEY, Recorder, attach_recorder, command, open_doc, rng, server_config
+from .harness import (
+    SAMPLE_TEXT,
+    SAMPLE_URI,
+    TEST_KEY,
+    Recorder,
+    attach_recorder,
+    command,
+    open_doc,
+    rng,
+    server_config,
+)
 
-URI = "file:///tmp/project/graph.py"
-TEXT = """import heapq
-
-
-def shortest(graph, source):
-    dist = {source: 0}
-    queue = [(0, source)]
-    while queue:
-        d, node = heapq.heappop(queue)
-    return dist
-"""
+URI, TEXT = SAMPLE_URI, SAMPLE_TEXT
 REASONING_400 = (
     "The reasoning_content is an intermediate result for display purposes only and will not be "
     "included in the context for inference. Please remove the reasoning_content from your input "

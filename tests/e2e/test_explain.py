@@ -9,19 +9,19 @@ from pytest_lsp import LanguageClient
 
 from deepseek_lsp.fake import FakeDeepSeek, Reply
 
-from .harness import Recorder, command, open_doc, plain, rng, server_config, start_client
+from .harness import (
+    SAMPLE_TEXT,
+    SAMPLE_URI,
+    Recorder,
+    command,
+    open_doc,
+    plain,
+    rng,
+    server_config,
+    start_client,
+)
 
-URI = "file:///tmp/project/graph.py"
-TEXT = """import heapq
-
-
-def shortest(graph, source):
-    dist = {source: 0}
-    queue = [(0, source)]
-    while queue:
-        d, node = heapq.heappop(queue)
-    return dist
-"""
+URI, TEXT = SAMPLE_URI, SAMPLE_TEXT
 
 Lsp = tuple[LanguageClient, Recorder]
 
