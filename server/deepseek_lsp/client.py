@@ -129,10 +129,27 @@ class DeepSeekClient:
                     yield delta
                 return
             except DeepSeekError as err:
+                if not yielded and err.status in (400, 404, 422) and payload.get("model"):
+                    raise await self._unknown_model(str(payload["model"]), err) from None
                 if yielded or not err.retryable or attempt > self._config.max_retries:
                     raise
                 await asyncio.sleep(self._backoff(attempt, err.retry_after))
                 log.info("retrying DeepSeek request (attempt %d): %s", attempt + 1, err.code)
+
+    async def _unknown_model(self, model: str, err: DeepSeekError) -> DeepSeekError:
+        """A refused request for a model GET /models does not list: name the ones it does."""
+        try:
+            listed = await self.list_models()
+        except Exception:
+            return err
+        if not listed or model in listed:
+            return err
+        return DeepSeekError(
+            "bad_request",
+            f"DeepSeek has no model “{model}”; available: {', '.join(listed)}. "
+            "Set `deepseek.model` to one of them, or leave it unset.",
+            status=err.status,
+        )
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -150,17 +167,17 @@ class DeepSeekClient:
             async with self._client().stream("POST", path, json=payload, headers=headers) as resp:
                 if resp.status_code != 200:
                     await resp.aread()
-                    raise _http_error(resp)
+                    raise self._redact(_http_error(resp))
                 parser = SSEParser()
                 async for raw in resp.aiter_raw():
                     for data in parser.feed(raw):
-                        delta = _handle_event(data, result)
+                        delta = self._event(data, result)
                         if delta is not None:
                             yield delta
                     if result.done:
                         return
                 for data in parser.close():
-                    delta = _handle_event(data, result)
+                    delta = self._event(data, result)
                     if delta is not None:
                         yield delta
         except httpx.TimeoutException as exc:
@@ -196,8 +213,22 @@ class DeepSeekClient:
                 f"Could not reach {self._config.base_url} ({type(exc).__name__}).",
             ) from None
         if resp.status_code != 200:
-            raise _http_error(resp)
+            raise self._redact(_http_error(resp))
         return resp.json()
+
+    def _event(self, data: str, result: StreamResult) -> StreamDelta | None:
+        try:
+            return _handle_event(data, result)
+        except DeepSeekError as err:
+            raise self._redact(err) from None
+
+    def _redact(self, err: DeepSeekError) -> DeepSeekError:
+        """DeepSeek's error text may echo the key itself: it never goes further than here."""
+        key = self._config.api_key
+        if key and key in err.message:
+            err.message = err.message.replace(key, "****")
+            err.args = (err.message,)
+        return err
 
     async def list_models(self) -> list[str]:
         return [m.id for m in ModelList.model_validate(await self.get_json("/models")).data]
@@ -302,4 +333,5 @@ def _retry_after(value: str | None) -> float | None:
 
 def _scrub(detail: str) -> str:
     """DeepSeek echoes a masked key ("****fcc2") in 401s; keep even that out of our messages."""
+    detail = re.sub(r"\bsk-[A-Za-z0-9_-]{4,}", "sk-****", detail)
     return re.sub(r"\*{2,}\w{1,8}", "****", detail)

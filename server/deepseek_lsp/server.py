@@ -239,6 +239,7 @@ def create_server(env: Mapping[str, str] | None = None) -> DeepSeekLanguageServe
         handler = CallbackHandler(ls.log_to_client)
         handler.setLevel(logging.WARNING)
         logging.getLogger("deepseek_lsp").addHandler(handler)
+        ls.services.report_startup()
         ws = ls.client_capabilities.workspace
         dyn = ws.did_change_configuration if ws else None
         if dyn and dyn.dynamic_registration:

@@ -42,18 +42,32 @@ class Services:
     status_extra: dict[str, Callable[[], Any]] = field(default_factory=dict)
     _layers: dict[str, dict[str, Any]] = field(default_factory=dict)
     _auto_model: asyncio.Future[str] | None = None
+    startup_problems: list[str] = field(default_factory=list)  # an invalid environment
 
     def __post_init__(self) -> None:
-        self._layers["env"] = settings_mod.from_env(self.env)
+        env = settings_mod.from_env(self.env)
+        redact.add(env.get("apiKey"))
         try:
-            self.settings = settings_mod.validate(self._layers["env"])
+            self.settings = settings_mod.validate(env)
         except SettingsError as err:
-            self.host.show_error(f"deepseek-lsp: invalid environment: {err}")
-            self._layers["env"] = {}
-            self.settings = Settings()
+            # reported once the client is connected (`report_startup`): nothing can be sent yet
+            self.startup_problems = [_env_name(p) for p in err.problems]
+            bad = {p.partition(":")[0].removeprefix("deepseek.") for p in err.problems}
+            env = {k: v for k, v in env.items() if k not in bad}  # keep the valid variables
+            try:
+                self.settings = settings_mod.validate(env)
+            except SettingsError:
+                env, self.settings = {}, Settings()
+        self._layers["env"] = env
         redact.add(self.settings.key)
         self.client = DeepSeekClient(self._client_config())
         self.jobs = JobRegistry(self.host)
+
+    def report_startup(self) -> None:
+        """Show the environment's problems, once, when the client can receive them."""
+        if self.startup_problems:
+            problems, self.startup_problems = self.startup_problems, []
+            self.host.show_error(f"deepseek-lsp: invalid environment: {'; '.join(problems)}")
 
     def _client_config(self) -> ClientConfig:
         s = self.settings
@@ -162,3 +176,16 @@ class Services:
     async def aclose(self) -> None:
         await self.jobs.cancel_all()
         await self.client.aclose()
+
+
+_ENV_NAMES = {
+    "deepseek.apiKey": "DEEPSEEK_API_KEY",
+    "deepseek.baseUrl": "DEEPSEEK_BASE_URL",
+    "deepseek.model": "DEEPSEEK_MODEL",
+}
+
+
+def _env_name(problem: str) -> str:
+    """Name the environment variable the user set, not the setting it stands for."""
+    key, sep, rest = problem.partition(":")
+    return f"{_ENV_NAMES[key]}{sep}{rest}" if key in _ENV_NAMES else problem

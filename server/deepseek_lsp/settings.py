@@ -63,7 +63,7 @@ class Settings(Model):
     base_url: str = DEFAULT_BASE_URL
     model: str | None = None  # None: the newest flash model GET /models lists
     thinking: bool = False
-    reasoning_effort: Literal["low", "medium", "high", "max"] | None = None
+    reasoning_effort: Literal["low", "high", "max"] | None = None
     temperature: float | None = Field(None, ge=0, le=2)
     max_tokens: int | None = Field(None, gt=0)
     max_retries: int = Field(3, ge=0, le=10)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 RefKind = Literal["selection", "buffer", "diagnostics", "file"]
-EFFORTS = ("low", "medium", "high", "max")
+EFFORTS = ("low", "high", "max")  # what DeepSeek documents for reasoning_effort
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ COMMANDS: dict[str, Command] = {
             "think",
             "Show or set thinking for this session.",
             local=True,
-            usage="/think [on|off|default|low|medium|high|max]",
+            usage="/think [on|off|default|low|high|max]",
         ),
         Command("rename", "Rename this session.", local=True, usage="/rename <title>"),
         Command("help", "List commands and references.", local=True),
@@ -255,7 +255,7 @@ class OptionChange:
 
 
 def think_option(argument: str, options: dict[str, Any], default: str) -> OptionChange:
-    """`/think on|off|default|low|medium|high|max`; an effort implies on."""
+    """`/think on|off|default|low|high|max`; an effort implies on."""
     arg = argument.strip().lower()
     opts = dict(options)
     if not arg:

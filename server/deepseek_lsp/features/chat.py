@@ -33,7 +33,7 @@ from .common import (
 )
 
 CHAT = "deepseek.chat"
-Effort = Literal["low", "medium", "high", "max"]
+Effort = Literal["low", "high", "max"]
 
 
 class ChatArgs(Args):

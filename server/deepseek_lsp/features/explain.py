@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import weakref
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from lsprotocol import types
 
@@ -10,6 +14,7 @@ from .. import prompts
 from ..errors import DeepSeekError
 from ..jobs import Job
 from ..positions import Pos, lsp_range
+from ..rewrite.region import Region
 from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
 from .common import Args, LspRange, context_note, gather_context, parse_args, snapshot
 
@@ -56,7 +61,7 @@ def start_explain(ls: DeepSeekLanguageServer, uri: str, rng: types.Range) -> Job
         result = await ls.services.stream_to_job(job, prompts.explain_messages(prompt))
         job.finish("done", finish_reason=result.finish_reason)
 
-    return ls.services.jobs.start(
+    job = ls.services.jobs.start(
         "explain",
         run,
         uri=uri,
@@ -64,6 +69,41 @@ def start_explain(ls: DeepSeekLanguageServer, uri: str, rng: types.Range) -> Job
         title="DeepSeek: Explain",
         request_id=ls.protocol.msg_id,
     )
+    _follow(ls, job, Region(text=doc.text, version=doc.version, start=start, end=end))
+    return job
+
+
+FOLLOWED = 8  # explanations whose range (for notifications and hover) follows the user's edits
+_Listener = Callable[[types.DidChangeTextDocumentParams], None]
+_followers: weakref.WeakKeyDictionary[DeepSeekLanguageServer, list[_Listener]] = weakref.WeakKeyDictionary()
+
+
+def _follow(ls: DeepSeekLanguageServer, job: Job, region: Region) -> None:
+    """Keep `job.range` in the document's current coordinates as the user edits."""
+    uri = unquote(job.uri or "")
+
+    def listener(params: types.DidChangeTextDocumentParams) -> None:
+        if unquote(params.text_document.uri) != uri:
+            return
+        changes: list[tuple[Pos, Pos, str] | str] = []
+        for c in params.content_changes:
+            if isinstance(c, types.TextDocumentContentChangePartial):
+                r = c.range
+                changes.append(
+                    (Pos(r.start.line, r.start.character), Pos(r.end.line, r.end.character), c.text)
+                )
+            else:
+                changes.append(c.text)
+        region.apply_lsp(changes, params.text_document.version, ls.encoding)
+        job.range = region.lsp_range(ls.encoding)
+
+    ls.change_listeners.append(listener)
+    followers = _followers.setdefault(ls, [])
+    followers.append(listener)
+    while len(followers) > FOLLOWED:
+        old = followers.pop(0)
+        with contextlib.suppress(ValueError):
+            ls.change_listeners.remove(old)
 
 
 def _line_span(text: str, offset: int) -> tuple[int, int]:
