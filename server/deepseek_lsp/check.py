@@ -88,18 +88,20 @@ def _model_check(settings: Settings, models: list[str]) -> Check:
 
 
 def run_check(as_json: bool = False) -> int:
+    """A command-line report (never run inside the LSP server, so stdout is ours)."""
     try:
         settings = validate(from_env())
     except SettingsError as err:
-        print(f"Invalid environment: {err}", file=sys.stderr)
+        print(f"Invalid environment: {err}", file=sys.stderr)  # stdout-ok
         return 2
     checks = asyncio.run(_run(settings))
     ok = all(c.ok for c in checks)
     if as_json:
-        print(json.dumps({"version": __version__, "ok": ok, "checks": [asdict(c) for c in checks]}))
+        report = json.dumps({"version": __version__, "ok": ok, "checks": [asdict(c) for c in checks]})
     else:
-        print(f"deepseek-lsp {__version__}")
-        for c in checks:
-            print(f"  [{'ok' if c.ok else 'FAIL'}] {c.name:<9} {c.detail}")
-        print("All good." if ok else "Some checks failed; see above.")
+        lines = [f"deepseek-lsp {__version__}"]
+        lines += [f"  [{'ok' if c.ok else 'FAIL'}] {c.name:<9} {c.detail}" for c in checks]
+        lines.append("All good." if ok else "Some checks failed; see above.")
+        report = "\n".join(lines)
+    print(report)  # stdout-ok
     return 0 if ok else 1

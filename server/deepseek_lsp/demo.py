@@ -52,6 +52,11 @@ Nodes that cannot be reached are simply absent from the returned dict.
 """
 
 
+def _note(text: str) -> None:
+    """Commentary goes to stderr; stdout carries the explanation alone."""
+    sys.stderr.write(text + "\n")
+
+
 def _field(params: Any, name: str) -> Any:
     return params.get(name) if isinstance(params, dict) else getattr(params, name, None)
 
@@ -81,7 +86,7 @@ async def _demo(path: Path, scripted: bool) -> int:
 
         @client.feature(types.WINDOW_SHOW_MESSAGE)
         def on_message(params: types.ShowMessageParams) -> None:
-            print(f"\n[server] {params.message}", file=sys.stderr)
+            _note(f"\n[server] {params.message}")
 
         @client.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
         def on_progress_create(params: Any) -> None:
@@ -110,16 +115,13 @@ async def _demo(path: Path, scripted: bool) -> int:
         )
         lines = text.splitlines()
         rng = {"start": {"line": 0, "character": 0}, "end": {"line": len(lines), "character": 0}}
-        print(
-            f"deepseek-lsp demo: explaining {path} with a fake DeepSeek at {fake.base_url}\n",
-            file=sys.stderr,
-        )
+        _note(f"deepseek-lsp demo: explaining {path} with a fake DeepSeek at {fake.base_url}\n")
         started = time.perf_counter()
         result = await client.workspace_execute_command_async(
             types.ExecuteCommandParams(command="deepseek.explain", arguments=[{"uri": uri, "range": rng}])
         )
         await asyncio.wait_for(done.wait(), 60)
-        print()
+        sys.stdout.write("\n")
         final = state["final"]
         error = _field(final, "error")
         hover = await client.text_document_hover_async(
@@ -132,16 +134,15 @@ async def _demo(path: Path, scripted: bool) -> int:
         client.exit(None)
         await client.stop()
         if error:
-            print(f"\nfailed: {_field(error, 'message')}", file=sys.stderr)
+            _note(f"\nfailed: {_field(error, 'message')}")
             return 1
         first = (state["first"] - started) * 1000 if state["first"] else float("nan")
         usage = _field(final, "usage") or {}
-        print(
+        _note(
             f"\njob {_field(result, 'jobId')}: first words after {first:.0f} ms; "
             f"{_field(usage, 'promptTokens')} prompt tokens, "
             f"{_field(usage, 'completionTokens')} completion tokens. "
-            f"Hover shows it afterwards: {'yes' if hover else 'no'}.",
-            file=sys.stderr,
+            f"Hover shows it afterwards: {'yes' if hover else 'no'}."
         )
         return 0
 

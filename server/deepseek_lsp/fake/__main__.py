@@ -42,7 +42,7 @@ async def serve_forever(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with fake:
-        print(f"fake DeepSeek listening on {fake.base_url}", flush=True)
+        print(f"fake DeepSeek listening on {fake.base_url}", flush=True)  # stdout-ok
         await stop.wait()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.remove_signal_handler(signum)
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
     except (OSError, ValueError) as exc:
-        print(f"fake-server: {exc}", file=sys.stderr)
+        print(f"fake-server: {exc}", file=sys.stderr)  # stdout-ok
         return 1
     return 0
 

@@ -13,7 +13,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
 from ..context import BuiltContext, ContextRequest, DiagnosticInfo, DocumentSnapshot, build_context
-from ..positions import lsp_range
+from ..positions import Pos, lsp_range
 from ..prompts import PromptContext
 
 if TYPE_CHECKING:
@@ -66,6 +66,18 @@ def parse_args(model: type[A], args: tuple[Any, ...], command: str) -> A:
 
 
 _SEVERITY = {1: "error", 2: "warning", 3: "information", 4: "hint"}
+
+
+def content_changes(params: types.DidChangeTextDocumentParams) -> list[tuple[Pos, Pos, str] | str]:
+    """A didChange's changes as the pure modules take them: ranged, or the whole new text."""
+    out: list[tuple[Pos, Pos, str] | str] = []
+    for c in params.content_changes:
+        if isinstance(c, types.TextDocumentContentChangePartial):
+            r = c.range
+            out.append((Pos(r.start.line, r.start.character), Pos(r.end.line, r.end.character), c.text))
+        else:
+            out.append(c.text)
+    return out
 
 
 def snapshot(ls: DeepSeekLanguageServer, uri: str) -> DocumentSnapshot:

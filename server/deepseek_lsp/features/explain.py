@@ -16,7 +16,7 @@ from ..jobs import Job
 from ..positions import Pos, lsp_range
 from ..rewrite.region import Region
 from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
-from .common import Args, LspRange, context_note, gather_context, parse_args, snapshot
+from .common import Args, LspRange, content_changes, context_note, gather_context, parse_args, snapshot
 
 COMMAND = "deepseek.explain"
 
@@ -85,16 +85,7 @@ def _follow(ls: DeepSeekLanguageServer, job: Job, region: Region) -> None:
     def listener(params: types.DidChangeTextDocumentParams) -> None:
         if unquote(params.text_document.uri) != uri:
             return
-        changes: list[tuple[Pos, Pos, str] | str] = []
-        for c in params.content_changes:
-            if isinstance(c, types.TextDocumentContentChangePartial):
-                r = c.range
-                changes.append(
-                    (Pos(r.start.line, r.start.character), Pos(r.end.line, r.end.character), c.text)
-                )
-            else:
-                changes.append(c.text)
-        region.apply_lsp(changes, params.text_document.version, ls.encoding)
+        region.apply_lsp(content_changes(params), params.text_document.version, ls.encoding)
         job.range = region.lsp_range(ls.encoding)
 
     ls.change_listeners.append(listener)

@@ -27,7 +27,6 @@ from ..context import DiagnosticInfo, DocumentSnapshot
 from ..errors import DeepSeekError
 from ..jobs import Job
 from ..payload import chat_body, is_thinking
-from ..positions import Pos
 from ..prompts import PromptContext
 from ..rewrite import prompts as rp
 from ..rewrite.code_stream import PROSE_LANGUAGES, CodeStream
@@ -39,6 +38,7 @@ from .common import (
     Args,
     LspDiagnostic,
     LspRange,
+    content_changes,
     context_note,
     diagnostics_for,
     gather_context,
@@ -398,16 +398,7 @@ class RewriteFeature:
         def listener(params: types.DidChangeTextDocumentParams) -> None:
             if _uquote(params.text_document.uri) != uri:
                 return
-            changes: list[tuple[Pos, Pos, str] | str] = []
-            for c in params.content_changes:
-                if isinstance(c, types.TextDocumentContentChangePartial):
-                    r = c.range
-                    changes.append(
-                        (Pos(r.start.line, r.start.character), Pos(r.end.line, r.end.character), c.text)
-                    )
-                else:
-                    changes.append(c.text)
-            rw.session.on_change(changes, params.text_document.version, self.ls.encoding)
+            rw.session.on_change(content_changes(params), params.text_document.version, self.ls.encoding)
             if rw.finished_done and rw.session.region.broken:
                 self._forget(rw)  # edited inside: there is nothing exact left to reject
 
