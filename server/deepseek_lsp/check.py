@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from . import __version__
 from .client import ClientConfig, DeepSeekClient
 from .errors import DeepSeekError
-from .services import MODEL_PREFERENCE
+from .services import pick_model
 from .settings import Settings, SettingsError, from_env, validate
 
 
@@ -75,7 +75,7 @@ async def _run(settings: Settings) -> list[Check]:
 
 
 def _model_check(settings: Settings, models: list[str]) -> Check:
-    wanted = settings.model or next((m for m in MODEL_PREFERENCE if m in models), None)
+    wanted = settings.model or pick_model(models)
     if wanted and wanted in models:
         how = "configured" if settings.model else "chosen automatically"
         return Check("Model", True, f"{wanted} ({how}) is listed")

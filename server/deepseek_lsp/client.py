@@ -13,7 +13,7 @@ import logging
 import random
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     import httpx  # imported on first use: ~6 MB and 20-50 ms that cold start need not pay
 
 log = logging.getLogger(__name__)
-
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,6 @@ class StreamResult:
     usage: Usage | None = None
     attempts: int = 0
     done: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class DeepSeekClient:

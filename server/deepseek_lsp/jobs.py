@@ -194,9 +194,6 @@ class JobRegistry:
     def by_request(self, request_id: int | str) -> Job | None:
         return next((j for j in self._jobs.values() if j.request_id == request_id), None)
 
-    def by_token(self, token: int | str) -> Job | None:
-        return next((j for j in self._jobs.values() if j.progress_token == token), None)
-
     def cancel(self, job_id: str) -> bool:
         """Cancel a running job; its task's CancelledError closes the HTTP stream at once."""
         job = self._jobs.get(job_id)

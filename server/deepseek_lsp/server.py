@@ -57,7 +57,6 @@ class LspJobHost:
     def __init__(self, ls: DeepSeekLanguageServer) -> None:
         self.ls = ls
         self._last_report: dict[str, float] = {}  # jobs whose progress has begun -> last report
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def send_stream(self, payload: dict[str, Any]) -> None:
         self.ls.protocol.notify(STREAM, payload)
@@ -69,9 +68,7 @@ class LspJobHost:
         if not self.ls.supports_progress:
             return
         job.progress_token = f"deepseek-{job.id}"
-        task = asyncio.get_running_loop().create_task(self._begin(job, job.progress_token))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.ls.background(self._begin(job, job.progress_token))
 
     async def _begin(self, job: Job, token: str) -> None:
         """Progress may begin only once the client acknowledged the token; the job does not wait."""

@@ -30,6 +30,11 @@ MODEL_PREFERENCE = ("deepseek-flash", "deepseek-v4-flash", "deepseek-chat")
 FALLBACK_MODEL = "deepseek-chat"
 
 
+def pick_model(listed: list[str]) -> str | None:
+    """The model to use when `deepseek.model` is unset, from what GET /models lists."""
+    return next((name for name in MODEL_PREFERENCE if name in listed), listed[0] if listed else None)
+
+
 @dataclass
 class Services:
     host: JobHost
@@ -112,10 +117,15 @@ class Services:
             log.info("GET /models failed (%s); using %s", err.code, FALLBACK_MODEL)
             self._auto_model = None  # ask again next time
             return FALLBACK_MODEL
-        for name in MODEL_PREFERENCE:
-            if name in listed:
-                return name
-        return listed[0] if listed else FALLBACK_MODEL
+        return pick_model(listed) or FALLBACK_MODEL
+
+    @property
+    def current_model(self) -> str | None:
+        """The model requests use now: configured, or the one GET /models gave (None: not asked yet)."""
+        if self.settings.model:
+            return self.settings.model
+        picked = self._auto_model
+        return picked.result() if picked is not None and picked.done() and not picked.cancelled() else None
 
     def account(self, model: str, usage: Usage | None) -> dict[str, Any] | None:
         """One request's usage in PROTOCOL's shape, priced, and added to the session totals."""
@@ -157,13 +167,7 @@ class Services:
     def status(self) -> dict[str, Any]:
         s = self.settings
         return {
-            "model": s.model
-            or (
-                self._auto_model.result()
-                if self._auto_model and self._auto_model.done() and not self._auto_model.cancelled()
-                else None
-            )
-            or "auto",
+            "model": self.current_model or "auto",
             "baseUrl": s.base_url,
             "apiKeySet": bool(s.key),
             "thinking": s.thinking,

@@ -60,10 +60,7 @@ class ListArgs(Args):
 
 def register(ls: DeepSeekLanguageServer) -> None:
     state = ChatState(env=dict(ls.services.env) if ls.services.env is not None else None)
-    ls.chat = state  # type: ignore[attr-defined]
-    extra = getattr(ls.services, "status_extra", None)
-    if isinstance(extra, dict):
-        extra["chat"] = state.status
+    ls.services.status_extra["chat"] = state.status
 
     def warn(message: str) -> None:
         ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
