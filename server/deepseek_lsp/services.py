@@ -21,6 +21,7 @@ from .jobs import Job, JobHost, JobRegistry
 from .logs import redact
 from .payload import chat_body
 from .pricing import UsageTotals
+from .rewrite.journal import Journal, journal_dir
 from .settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ class Services:
     _layers: dict[str, dict[str, Any]] = field(default_factory=dict)
     _auto_model: asyncio.Future[str] | None = None
     startup_problems: list[str] = field(default_factory=list)  # an invalid environment
+    journal: Journal = field(init=False)  # rewrites' originals, for recovery after a crash
+    active_journal: set[str] = field(default_factory=set)  # entries of rewrites running here
+    shutting_down: bool = False  # restores get little time: the client may no longer answer
 
     def __post_init__(self) -> None:
         env = settings_mod.from_env(self.env)
@@ -67,6 +71,7 @@ class Services:
         redact.add(self.settings.key)
         self.client = DeepSeekClient(self._client_config())
         self.jobs = JobRegistry(self.host)
+        self.journal = Journal(journal_dir(self.env))
 
     def report_startup(self) -> None:
         """Show the environment's problems, once, when the client can receive them."""

@@ -535,3 +535,45 @@ def definition(text: str, offset: int, max_lines: int = DEF_MAX_LINES) -> tuple[
     for pos, _ in _lines_forward(text, head, max_lines - 1):
         cut = line_end(text, pos)
     return _span(text, head, cut, "definition"), total - max_lines
+
+
+# ---------------------------------------------------------------- syntax errors
+
+
+def _errors(lang: str, text: str) -> list[tuple[int, int, str]]:
+    """(line, column in code points, what) of each ERROR or MISSING node, in document order."""
+    tree = _parse(lang, text)
+    found: list[tuple[int, int, str]] = []
+    lines: list[str] | None = None
+    stack = [tree.root_node]
+    while stack and len(found) < 50:
+        node = stack.pop()
+        if not node.has_error:
+            continue
+        if node.is_missing or node.type == "ERROR":
+            row, col = node.start_point
+            if lines is None:
+                lines = text.split("\n")
+            line = lines[row] if row < len(lines) else ""
+            char = len(line.encode("utf-8")[:col].decode("utf-8", errors="ignore"))
+            what = f"missing {node.type}" if node.is_missing else "unexpected text"
+            found.append((row, char, what))
+            if node.type == "ERROR":
+                continue
+        stack.extend(reversed(node.children))
+    return sorted(found)
+
+
+def new_error(lang: str, before: str, after: str) -> tuple[int, int, str] | None:
+    """The first syntax error in `after` (the document after a rewrite) when it has more than
+    `before` had; None when it has none new, or no grammar exists for `lang`."""
+    if not has_grammar(lang):
+        return None
+    try:
+        old, new = _errors(lang, before), _errors(lang, after)
+    except Exception:  # a parser failure is no reason to hold a rewrite back
+        return None
+    if len(new) <= len(old):
+        return None
+    seen = set(old)
+    return next((e for e in new if e not in seen), new[0])

@@ -88,6 +88,8 @@ class ApplyPolicy:
     delay: float = 0.0
     hook: Callable[[dict[str, Any]], None] | None = None  # runs after an edit was applied
     before: Callable[[dict[str, Any]], None] | None = None  # runs when an applyEdit arrives
+    answer_delay: float = 0.0  # applied at once (didChange sent), but the answer comes this late
+    silent: bool = False  # never answers (nor applies)
 
 
 @dataclass
@@ -268,6 +270,8 @@ class Client:
         try:
             if self.apply.before:
                 self.apply.before(params)
+            if self.apply.silent:
+                await asyncio.Event().wait()  # an editor that never answers
             if self.apply.delay:
                 await asyncio.sleep(self.apply.delay)  # an editor that takes its time
             if self.apply.reject:
@@ -290,6 +294,8 @@ class Client:
                 self._apply_local(doc, change["edits"])
             if self.apply.hook:
                 self.apply.hook(params)
+            if self.apply.answer_delay:
+                await asyncio.sleep(self.apply.answer_delay)  # applied, answered late
             return {"applied": True}
         finally:
             self.in_flight -= 1

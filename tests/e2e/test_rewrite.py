@@ -612,7 +612,7 @@ async def test_a_5000_token_reply_is_batched(start: Start, fake: FakeDeepSeek) -
     code = "total = 0\n" + "\n".join(lines) + "\nreturn total\n"
     fake.enqueue(Reply(content=code))  # no delay: as fast as the fake can write
     editor.open(URI, DOC)
-    job = await rewrite(editor)
+    job = await rewrite(editor, instruction="unroll it")  # asked for: far more code than selected
     final = await editor.rec.wait_done(job, timeout=60)
     assert final["state"] == "done", final
     indented = "".join("        " + ln + "\n" for ln in code.splitlines())
@@ -630,7 +630,7 @@ async def test_acceptance_2000_tokens_at_1ms(start: Start, fake: FakeDeepSeek) -
     code = "acc = start()\n" + body + "\nreturn acc\n"
     fake.enqueue(Reply(content=code, delay=0.001))
     editor.open(URI, DOC)
-    job = await rewrite(editor)
+    job = await rewrite(editor, instruction="unroll it")  # asked for: far more code than selected
     final = await editor.rec.wait_done(job, timeout=60)
     assert final["state"] == "done", final
     assert editor.text() == DOC.replace(OLD, "".join("        " + ln + "\n" for ln in code.splitlines()))

@@ -22,18 +22,22 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
+from .. import errors, syntax
 from ..client import StreamResult
 from ..context import DiagnosticInfo, DocumentSnapshot
 from ..errors import DeepSeekError
 from ..jobs import Job
 from ..payload import chat_body, is_thinking
 from ..prompts import PromptContext
+from ..rewrite import limits
 from ..rewrite import prompts as rp
 from ..rewrite.code_stream import PROSE_LANGUAGES, CodeStream
 from ..rewrite.indent import Layout, Shaper, insert_layout, insertion_after_block, replace_layout
+from ..rewrite.journal import Entry
 from ..rewrite.region import Edit, Region
-from ..rewrite.session import DocumentChanged, EditRefused, Session
+from ..rewrite.session import DocumentChanged, EditRefused, Session, Unverified
 from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
+from ..syntax import language_of
 from .common import (
     Args,
     LspDiagnostic,
@@ -51,7 +55,8 @@ log = logging.getLogger(__name__)
 REWRITE, ACCEPT, REJECT = "deepseek.rewrite", "deepseek.accept", "deepseek.reject"
 TRACKED = 16  # finished rewrites that can still be rejected
 APPLY_TIMEOUT = 10.0  # seconds to wait for the client's answer to workspace/applyEdit
-RESTORE_TIMEOUT = 10.0  # for putting the original back after a cancel or failure
+RESTORE_TIMEOUT = 45.0  # for putting the original back after a cancel or failure (checked)
+SHUTDOWN_RESTORE_TIMEOUT = 3.0  # at shutdown the client may no longer answer: the journal keeps it
 _prefix_refused: set[str] = set()  # base URLs whose /beta endpoint refused prefix completion
 
 
@@ -93,6 +98,7 @@ class Rewrite:
     decision: asyncio.Future[str] | None = None
     accept_early: bool = False
     finished_done: bool = False
+    entry: Entry | None = None  # its journal entry, on disk while the original is not verified back
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -128,7 +134,10 @@ class RewriteFeature:
         region = Region(target.text, target.version, target.start, target.end)
         holder: list[Rewrite] = []
         session = Session(
-            region, lambda edit: self._send(holder[0], edit), on_applied=lambda: self._applied(holder[0])
+            region,
+            lambda edit: self._send(holder[0], edit),
+            on_applied=lambda: self._applied(holder[0]),
+            document=lambda: document_text(ls, target.uri),
         )
 
         async def run(job: Job) -> None:
@@ -173,15 +182,17 @@ class RewriteFeature:
                 rw.decision.set_result("reject")
             else:
                 self.ls.services.jobs.cancel(job.id)  # mid-stream: cancelling restores
-            await asyncio.wait({job.task}, timeout=30)  # the original is back (or cannot be)
+            await asyncio.wait({job.task}, timeout=RESTORE_TIMEOUT + 15)  # back, or cannot be
             return {"jobId": job_id, "rejected": job.state == "cancelled"}
         if job.state != "done" or rw.listener is None or not self._in_sync(rw):
             return {"jobId": job_id, "rejected": False}
-        ok = await rw.session.restore()
+        ok = await self._restore(rw)
         self._forget(rw)
-        if ok:
-            job.range = rw.session.region.lsp_range(self.ls.encoding)
-        return {"jobId": job_id, "rejected": ok}
+        if not ok:
+            message = self._restore_failed_message(rw, "rejected")
+            self.ls.services.jobs.host.show_error(message)
+            return {"jobId": job_id, "rejected": False, "original": rw.session.original, "message": message}
+        return {"jobId": job_id, "rejected": True}
 
     # -- the job -----------------------------------------------------------------------------
     async def _run(
@@ -222,106 +233,240 @@ class RewriteFeature:
                 tests_module=target.module,
             )
             shaper = Shaper(target.layout)
+            bound = limits.output_bound(ls.services.settings, doc.text[start:end], action, instruction)
 
             def on_code(code: str) -> None:
                 shaper.feed(code)
                 if not shaper.empty:
+                    if len(shaper.text) > bound.max_chars:
+                        raise bound.exceeded(len(shaper.text))  # closes the stream: stops the bill
                     session.set_target(shaper.text, lines=code.count("\n"))
 
+            await self._journal(rw)
             session.start()
-            result = await self._stream(job, ctx, task, on_code)
+            result = await self._stream(job, ctx, task, on_code, bound.max_tokens)
             shaper.finish()
             if shaper.empty:
                 raise DeepSeekError(
                     "bad_request",
-                    "DeepSeek answered without any code; your text is unchanged. Retry, or rephrase the instruction.",
+                    "The model answered without any code; your text is unchanged. Retry, or rephrase the instruction.",
                 )
+            if len(shaper.text) > bound.max_chars:
+                raise bound.exceeded(len(shaper.text))
             if result.finish_reason == "length":
                 raise DeepSeekError(
                     "truncated",
-                    "DeepSeek's code hit the token limit (deepseek.maxTokens) before it ended, so it was not kept. Raise the limit or select less code.",
+                    f"The model's code hit its token limit ({bound.max_tokens:,} tokens for this "
+                    "selection) before it ended, so it was not kept and your code is unchanged. "
+                    "Select less code, or raise deepseek.rewriteMaxTokens.",
                 )
             if result.finish_reason not in (None, "stop"):
                 raise DeepSeekError(
                     "bad_request",
-                    f"DeepSeek stopped early ({result.finish_reason}), so the code was not kept.",
+                    f"The model stopped early ({result.finish_reason}), so the code was not kept.",
                 )
             await session.finish(shaper.text)
             self._applied(rw)
-            review = ls.services.settings.review and not rw.accept_early
+            warnings = await self._syntax_warnings(rw, target, doc.language_id)
+            review = (ls.services.settings.review and not rw.accept_early) or bool(warnings)
             if review:
                 rw.decision = asyncio.get_running_loop().create_future()
                 job.range = session.region.lsp_range(ls.encoding)
-                job.review()
+                job.review(warnings=warnings or None)
                 ls.services.jobs.host.progress_report(job, "Review: accept or reject")
                 if await rw.decision == "reject":
-                    if not await session.restore():
-                        raise DeepSeekError(
-                            "document_changed",
-                            "The rewritten text was edited, so the original could not be put back.",
-                        )
+                    if not await self._restore(rw):
+                        self._fail_restore(rw, "rejected")
+                        return
+                    self._journal_done(rw)
                     job.range = session.region.lsp_range(ls.encoding)
                     job.finish("cancelled")
                     return
+                self._clear_warnings(rw)
             job.range = session.region.lsp_range(ls.encoding)
+            self._journal_done(rw)
             job.finish("done", finish_reason=result.finish_reason)
             keep_tracking = not review
         except asyncio.CancelledError:
-            await self._restore(rw)
+            if await self._restore(rw):
+                self._journal_done(rw)
+            else:
+                self._fail_restore(rw, "cancelled")
             raise
-        except (DocumentChanged, EditRefused) as exc:
+        except DocumentChanged:
+            # the user typed inside the region: their text stays, and so does a way back
+            job.range = session.region.lsp_range(ls.encoding)
+            if rw.extra.get("closed"):
+                message = "The document was closed, so the rewrite stopped."
+            else:
+                message = errors.ADVICE["document_changed"]
+            self._finish_with_original(
+                rw, DeepSeekError("document_changed", message + self._recover_hint(rw))
+            )
+        except Exception as exc:
+            if not await self._restore(rw):
+                self._fail_restore(rw, "stopped by an error")
+                return
+            self._journal_done(rw)
             if isinstance(exc, EditRefused):
-                await self._restore(rw)
                 raise DeepSeekError(
                     "document_changed",
                     "The editor refused the rewrite's edits (workspace/applyEdit answered "
                     "applied: false); the original text was kept.",
                 ) from None
-            job.range = session.region.lsp_range(ls.encoding)
-            if rw.extra.get("closed"):
+            if isinstance(exc, Unverified):
                 raise DeepSeekError(
-                    "document_changed", "The document was closed, so the rewrite stopped."
+                    "document_changed",
+                    "The document did not hold what the rewrite's edits should have produced, so "
+                    "the rewrite stopped; the original text was put back.",
                 ) from None
-            raise DeepSeekError("document_changed") from None
-        except BaseException:
-            await self._restore(rw)
             raise
         finally:
             await session.stop()
+            self._clear_warnings(rw)
             if keep_tracking:
                 rw.finished_done = True
                 self._keep(rw)
             else:
                 self._forget(rw)
 
-    async def _restore(self, rw: Rewrite) -> None:
+    # -- the original: journal, verified restore, and saying so when it cannot be ------------
+    async def _journal(self, rw: Rewrite) -> None:
+        """Write the original to the recovery journal before the first edit."""
+        services = self.ls.services
+        region = rw.session.region
+        entry = Entry(
+            uri=rw.uri,
+            original=region.current,
+            before=region.text[: region.start],
+            after=region.text[region.end :],
+            title=rw.job.title,
+            version=region.version,
+        )
+        try:
+            await asyncio.to_thread(services.journal.write, entry)
+        except OSError as exc:
+            raise DeepSeekError(
+                "bad_request",
+                f"The rewrite did not start: its recovery journal cannot be written in "
+                f"{services.journal.folder} ({exc.strerror or type(exc).__name__}). Your code is "
+                "untouched. Make that folder writable, or set DEEPSEEK_LSP_STATE_DIR to a writable folder.",
+            ) from None
+        rw.entry = entry
+        services.active_journal.add(entry.id)
+
+    def _journal_done(self, rw: Rewrite) -> None:
+        """The job ended with the document as promised: nothing left to recover."""
+        entry, rw.entry = rw.entry, None
+        if entry is not None:
+            self.ls.services.active_journal.discard(entry.id)
+            self.ls.services.journal.remove(entry.id)
+
+    async def _restore(self, rw: Rewrite) -> bool:
+        """Put the original back and check it; False when it is not verified in place."""
+        services = self.ls.services
+        limit = SHUTDOWN_RESTORE_TIMEOUT if services.shutting_down else RESTORE_TIMEOUT
         try:  # bounded: at shutdown the client may no longer answer
-            ok = await asyncio.wait_for(rw.session.restore(), RESTORE_TIMEOUT)
+            ok = await asyncio.wait_for(rw.session.restore(deadline=limit), limit + 5)
         except TimeoutError:
             log.warning("job %s: the client did not take the original text back in time", rw.job.id)
             ok = False
         except Exception:
             log.exception("restoring the original text failed")
             ok = False
-        if not ok and not rw.session.region.broken:
-            log.warning("job %s: the original text could not be put back", rw.job.id)
         rw.job.range = rw.session.region.lsp_range(self.ls.encoding)
+        return ok
+
+    def _recover_hint(self, rw: Rewrite) -> str:
+        if rw.entry is None:
+            return ""
+        return (
+            " The original is kept: run “DeepSeek: Recover Interrupted Rewrites” "
+            "(the deepseek.recover command) to put it back."
+        )
+
+    def _restore_failed_message(self, rw: Rewrite, how: str) -> str:
+        original = rw.session.original
+        shown = original if len(original) <= 2000 else original[:2000] + "\n…"
+        return (
+            f"DeepSeek: the rewrite was {how}, but its original code could not be put back "
+            f"(the editor did not apply the edit, or the text changed). Your original code was:\n{shown}\n"
+            + self._recover_hint(rw).strip()
+        )
+
+    def _fail_restore(self, rw: Rewrite, how: str) -> None:
+        """Never a false `cancelled`: the job fails `restore_failed` and hands the original over."""
+        message = self._restore_failed_message(rw, how)
+        self._finish_with_original(rw, DeepSeekError("restore_failed", message), show=False)
+        self.ls.services.jobs.host.show_error(message)
+
+    def _finish_with_original(self, rw: Rewrite, error: DeepSeekError, *, show: bool = True) -> None:
+        if rw.entry is not None:  # not verified back: the entry stays on disk for deepseek.recover
+            self.ls.services.active_journal.discard(rw.entry.id)
+        rw.job.range = rw.session.region.lsp_range(self.ls.encoding)
+        rw.job.finish("failed", error=error, original=rw.session.original)
+        if show:
+            self.ls.services.jobs.host.show_error(f"DeepSeek rewrite failed: {error.message}")
+
+    async def _syntax_warnings(self, rw: Rewrite, target: Target, language: str) -> list[str]:
+        """A rewrite that brings a syntax error the original did not have is not kept silently."""
+        region = rw.session.region
+        lang = language_of(language, rw.uri)
+        found = await asyncio.to_thread(syntax.new_error, lang, target.text, region.text)
+        if found is None:
+            return []
+        line, character, what = found
+        warning = (
+            f"The rewritten code has a syntax error the original did not have ({what}, line {line + 1}). "
+            "Review it: accept to keep it, reject to put the original back."
+        )
+        pos = types.Position(line=line, character=character)
+        self.ls.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(
+                uri=rw.uri,
+                diagnostics=[
+                    types.Diagnostic(
+                        range=types.Range(start=pos, end=pos),
+                        message=warning,
+                        severity=types.DiagnosticSeverity.Warning,
+                        source="deepseek",
+                    )
+                ],
+            )
+        )
+        rw.extra["diagnostics"] = True
+        return [warning]
+
+    def _clear_warnings(self, rw: Rewrite) -> None:
+        if rw.extra.pop("diagnostics", None):
+            self.ls.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=rw.uri, diagnostics=[])
+            )
 
     async def _stream(
-        self, job: Job, ctx: PromptContext, task: rp.Task, on_code: Callable[[str], None]
+        self,
+        job: Job,
+        ctx: PromptContext,
+        task: rp.Task,
+        on_code: Callable[[str], None],
+        max_tokens: int | None = None,
     ) -> StreamResult:
         """Ask DeepSeek; code goes to `on_code` as it is decided. Prefix completion first when it
         applies; a refusal of it before any text falls back to the plain path."""
         services = self.ls.services
         model = await services.model()
-        probe = chat_body(services.settings, model, rp.messages(ctx, task, prefix=False))
+        probe = chat_body(
+            services.settings, model, rp.messages(ctx, task, prefix=False), max_tokens=max_tokens
+        )
         setting = services.settings.rewrite_prefix
         prefix = rp.use_prefix(ctx.language, is_thinking(probe), setting)
         if setting is None and services.settings.base_url in _prefix_refused:
             prefix = False
         strip_prose = ctx.language.lower() not in PROSE_LANGUAGES
         for attempt in (True, False) if prefix else (False,):
-            body = chat_body(services.settings, model, rp.messages(ctx, task, prefix=attempt))
+            body = chat_body(
+                services.settings, model, rp.messages(ctx, task, prefix=attempt), max_tokens=max_tokens
+            )
             if attempt:
                 body["stop"] = rp.PREFIX_STOP
             stream = CodeStream(fenced=attempt, strip_prose=strip_prose)
@@ -350,37 +495,12 @@ class RewriteFeature:
         raise AssertionError("unreachable")
 
     # -- edits -------------------------------------------------------------------------------
-    async def _send(self, rw: Rewrite, edit: Edit) -> bool:
-        ls = self.ls
-        region = rw.session.region
-        if _uquote(rw.uri) not in {_uquote(u) for u in ls.workspace.text_documents}:
+    async def _send(self, rw: Rewrite, edit: Edit) -> bool | None:
+        if _uquote(rw.uri) not in {_uquote(u) for u in self.ls.workspace.text_documents}:
             rw.extra["closed"] = True  # closed mid-rewrite: stop, and touch nothing
-            region.broken = True
+            rw.session.region.broken = True
             return False
-        rng = region.range_of(edit.start, edit.end, ls.encoding)
-        params = types.ApplyWorkspaceEditParams(
-            label="DeepSeek rewrite",
-            edit=types.WorkspaceEdit(
-                document_changes=[
-                    types.TextDocumentEdit(
-                        text_document=types.OptionalVersionedTextDocumentIdentifier(
-                            uri=rw.uri, version=edit.version
-                        ),
-                        edits=[types.TextEdit(range=_range(rng), new_text=edit.text)],
-                    )
-                ]
-            ),
-        )
-        try:
-            result = await asyncio.wait_for(ls.workspace_apply_edit_async(params), APPLY_TIMEOUT)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.info("workspace/applyEdit failed: %s", type(exc).__name__)
-            return False
-        if not result.applied:
-            log.info("the client did not apply an edit: %s", result.failure_reason or "no reason given")
-        return bool(result.applied)
+        return await send_edit(self.ls, rw.uri, rw.session.region, edit)
 
     def _applied(self, rw: Rewrite) -> None:
         """An edit landed: tell the client what now stands in the region, and where."""
@@ -487,6 +607,49 @@ def register(ls: DeepSeekLanguageServer) -> None:
 
 def _uquote(uri: str) -> str:
     return unquote(uri)
+
+
+async def send_edit(
+    ls: DeepSeekLanguageServer, uri: str, region: Region, edit: Edit, label: str = "DeepSeek rewrite"
+) -> bool | None:
+    """One versioned `workspace/applyEdit`: True applied, False refused, None no answer."""
+    rng = region.range_of(edit.start, edit.end, ls.encoding)
+    params = types.ApplyWorkspaceEditParams(
+        label=label,
+        edit=types.WorkspaceEdit(
+            document_changes=[
+                types.TextDocumentEdit(
+                    text_document=types.OptionalVersionedTextDocumentIdentifier(
+                        uri=uri, version=edit.version
+                    ),
+                    edits=[types.TextEdit(range=_range(rng), new_text=edit.text)],
+                )
+            ]
+        ),
+    )
+    try:
+        result = await asyncio.wait_for(ls.workspace_apply_edit_async(params), APPLY_TIMEOUT)
+    except asyncio.CancelledError:
+        raise
+    except TimeoutError:
+        log.info("workspace/applyEdit: no answer in %.0f s", APPLY_TIMEOUT)
+        return None  # unknown: it may still land, and is then recognised as ours
+    except Exception as exc:
+        log.info("workspace/applyEdit failed: %s", type(exc).__name__)
+        return False
+    if not result.applied:
+        log.info("the client did not apply an edit: %s", result.failure_reason or "no reason given")
+    return bool(result.applied)
+
+
+def document_text(ls: DeepSeekLanguageServer, uri: str) -> str | None:
+    """The server's own copy of an open document (None when it is not open)."""
+    docs = ls.workspace.text_documents
+    doc = docs.get(uri)
+    if doc is None:
+        plain = _uquote(uri)
+        doc = next((d for u, d in docs.items() if _uquote(u) == plain), None)
+    return doc.source if doc is not None else None
 
 
 def _range(r: dict[str, dict[str, int]]) -> types.Range:

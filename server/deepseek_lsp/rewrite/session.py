@@ -1,11 +1,16 @@
 """One rewrite's edits: stream the target text into the region, or put the original back.
 
-The protocol glue supplies `send(edit) -> applied` (a `workspace/applyEdit`) and forwards the
-client's `didChange` events; everything else lives here, so it runs in tests without a
-server. At most one edit is in flight: the next goes out once the client's `didChange`
-showed the previous one (or it is known dead: refused, or overtaken by the user's typing),
-so every edit carries the version the client really has. An edit that was in flight when
-the job was cancelled is waited for before the original is put back.
+The protocol glue supplies `send(edit) -> applied` (a `workspace/applyEdit`; None when the
+client never answered) and forwards the client's `didChange` events; everything else lives
+here, so it runs in tests without a server. At most one edit is in flight: the next goes out
+once the client's `didChange` showed the previous one (or it is known dead: refused, or
+overtaken by the user's typing), so every edit carries the version the client really has.
+
+Restoring is verified, never assumed: an edit that was in flight when the job was cancelled is
+waited for (however late the editor answers) before the original is put back; the original
+goes back against the document as it is now, again and again until the region holds it byte
+for byte and the server's own copy of the document agrees, or the attempt is given up and the
+caller must hand the original to the user.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ log = logging.getLogger(__name__)
 
 CONFIRM_TIMEOUT = 2.0  # Neovim sends didChange debounced (150 ms by default)
 MAX_FAILURES = 5
+RESTORE_DEADLINE = 40.0  # seconds a restore keeps trying (an editor may answer 5 s late each time)
 
-Send = Callable[[Edit], Awaitable[bool]]
+Send = Callable[[Edit], Awaitable[bool | None]]
 
 
 class DocumentChanged(Exception):
@@ -35,6 +41,10 @@ class EditRefused(Exception):
     """The client refused our edits again and again."""
 
 
+class Unverified(Exception):
+    """The client showed our final edit, but the server's copy of the document disagrees."""
+
+
 class Session:
     def __init__(
         self,
@@ -42,6 +52,7 @@ class Session:
         send: Send,
         *,
         on_applied: Callable[[], None] | None = None,
+        document: Callable[[], str | None] | None = None,
         pacer: Pacer | None = None,
         confirm_timeout: float = CONFIRM_TIMEOUT,
         max_failures: int = MAX_FAILURES,
@@ -51,6 +62,7 @@ class Session:
         self.original = region.current
         self._send = send
         self._on_applied = on_applied
+        self._document = document  # the server's own copy of the document, to check against
         self.pacer = pacer or Pacer()
         self.confirm_timeout = confirm_timeout
         self.max_failures = max_failures
@@ -63,7 +75,7 @@ class Session:
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._inflight: asyncio.Future[bool] | None = None
+        self._inflight: asyncio.Future[bool | None] | None = None
         self._rev = 0  # bumped by every new target
         self._shown_rev = 0  # the target revision the region is known to hold
 
@@ -103,6 +115,8 @@ class Session:
             self.start()
         assert self._task is not None
         await self._task
+        if not self.verified(text):
+            raise Unverified
 
     async def stop(self) -> None:
         """Stop streaming edits. Python 3.11's wait_for can swallow a cancellation, so the
@@ -160,7 +174,7 @@ class Session:
         applied = await asyncio.shield(self._inflight)
         return await self._confirm(edit, applied)
 
-    async def _confirm(self, edit: Edit, applied: bool) -> bool:
+    async def _confirm(self, edit: Edit, applied: bool | None) -> bool:
         if applied:
             deadline = self.clock() + self.confirm_timeout
             while not (edit.seen or edit.dead or self.region.broken):
@@ -169,8 +183,10 @@ class Session:
                     log.info("the client said it applied an edit but never showed it")
                     break
                 await _wait(self._changed, remaining)
-        # not reached when cancelled above: the edit stays pending for _settle()
-        if self.region.pending is edit:
+        # not reached when cancelled above: the edit stays pending for _settle().
+        # An edit the client never answered stays pending too: if it lands late, its didChange
+        # is still recognised as ours instead of looking like the user's typing.
+        if self.region.pending is edit and (applied is not None or edit.seen or edit.dead):
             self.region.pending = None
         self._inflight = None
         if edit.seen:
@@ -178,30 +194,45 @@ class Session:
         return edit.seen
 
     async def _settle(self) -> None:
-        """After a cancellation: wait for the edit that was in flight to land or die."""
+        """After a cancellation: wait for the edit that was in flight to land or die, however
+        late the editor answers (the send itself is bounded by the glue's apply timeout)."""
         edit, inflight = self.region.pending, self._inflight
         if edit is None or inflight is None:
-            self.region.pending = None
+            if edit is not None and (edit.seen or edit.dead):
+                self.region.pending = None
             return
-        await asyncio.wait({inflight}, timeout=self.confirm_timeout)
-        applied = (
-            inflight.done()
-            and not inflight.cancelled()
-            and inflight.exception() is None
-            and inflight.result()
-        )
-        await self._confirm(edit, bool(applied))
+        await asyncio.wait({inflight})
+        applied = None if inflight.cancelled() or inflight.exception() else inflight.result()
+        await self._confirm(edit, applied)
+
+    def verified(self, text: str) -> bool:
+        """The region holds `text` and the server's own copy of the document agrees."""
+        if self.region.broken or self.region.current != text:
+            return False
+        if self._document is None:
+            return True
+        document = self._document()
+        return document is not None and document == self.region.text
 
     # -- restoring -------------------------------------------------------------------------
-    async def restore(self) -> bool:
-        """Put the original text back exactly; False when the user's edits forbid it."""
+    async def restore(self, deadline: float = RESTORE_DEADLINE) -> bool:
+        """Put the original text back exactly and check it; False when that cannot be done
+        (the user edited inside the region, the editor refuses, or time ran out)."""
         await self.stop()
         await self._settle()
         self._stopping = False
         failures = 0
+        give_up = self.clock() + deadline
         while not self.region.broken:
-            if self.region.current == self.original:
+            if self.verified(self.original):
                 return True
+            if self.clock() > give_up:
+                log.info("restoring the original: out of time")
+                return False
+            if self.region.current == self.original:
+                # our replay and the server's copy disagree: nothing an edit can fix
+                log.warning("the document does not match the replayed edits; not restoring blindly")
+                return False
             if await self._push(self.original):
                 failures = 0
                 continue
