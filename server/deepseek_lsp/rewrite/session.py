@@ -94,9 +94,9 @@ class Session:
         line's break back until the next line starts, so counting its breaks would send a
         finished line one token late.
         """
-        old = self.target or ""
-        added = text[len(old) :] if text.startswith(old) else text
-        if lines is None:
+        if lines is None:  # O(text): the streaming caller passes `lines`, once per token
+            old = self.target or ""
+            added = text[len(old) :] if text.startswith(old) else text
             lines = added.count("\n") + added.count("\r") - added.count("\r\n")
         self.lines += lines
         self.target = text
