@@ -56,11 +56,13 @@ def test_subcommand_completion(nvim: Nvim) -> None:
         "reject",
         "status",
         "sessions",
+        "recover",
     ]
     assert nvim.lua("return vim.fn.getcompletion('DeepSeek re', 'cmdline')") == [
         "refactor",
         "rewrite",
         "reject",
+        "recover",
     ]
     assert nvim.lua("return vim.fn.getcompletion(\"'<,'>DeepSeek ex\", 'cmdline')") == ["explain"]
     assert "all" in nvim.lua("return vim.fn.getcompletion('DeepSeek cancel ', 'cmdline')")

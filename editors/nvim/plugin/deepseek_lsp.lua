@@ -14,7 +14,7 @@ end, {
   nargs = "*",
   range = true,
   bang = true,
-  desc = "DeepSeek: explain, refactor, fix, docstring, tests, chat, cancel, accept, reject, status, sessions",
+  desc = "DeepSeek: explain, refactor, fix, docstring, tests, chat, cancel, accept, reject, status, sessions, recover",
   complete = function(arglead, cmdline, cursorpos)
     return require("deepseek_lsp.commands").complete(arglead, cmdline, cursorpos)
   end,

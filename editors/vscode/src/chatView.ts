@@ -46,6 +46,10 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     this.sessionId = state.get<string>('deepseek.chat.sessionId');
     this.lastEditor = vscode.window.activeTextEditor;
     this.disposables.push(vscode.window.onDidChangeActiveTextEditor(e => { if (e) { this.lastEditor = e; } }));
+    // a restarted server numbers its jobs afresh: finished turns keep their snapshot, not the old id
+    this.disposables.push(server.onDidForgetJobs(() => {
+      for (const t of this.turns) { if (t.content !== undefined) { t.jobId = undefined; } }
+    }));
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {

@@ -3,11 +3,12 @@ import * as vscode from 'vscode';
 import * as fs from 'fs';
 import {
   LanguageClient, LanguageClientOptions, ServerOptions, State, RevealOutputChannelOn,
-  ExecuteCommandRequest,
+  ExecuteCommandRequest, ShowMessageNotification, ShowMessageParams, MessageType,
 } from 'vscode-languageclient/node';
 import { JobStore, JobStream, StreamNotification, LspRange } from './model/stream';
 import { resolveServer, ResolvedServer } from './model/serverCommand';
 import { coalescedSpan } from './model/coalesce';
+import { MessageDedupe } from './model/recover';
 import { Secrets } from './secrets';
 
 export interface JobMeta {
@@ -35,9 +36,14 @@ export class ServerManager implements vscode.Disposable {
   client: LanguageClient | undefined;
   readonly jobs = new JobStore();
   readonly meta = new Map<string, JobMeta>();
+  /** failures the client already reported with actions (a lost original): the server's showMessage about them is not repeated */
+  readonly said = new MessageDedupe();
   private starting: Promise<void> | undefined;
   private readonly emitter = new vscode.EventEmitter<'started' | 'stopped'>();
   readonly onDidChangeState = this.emitter.event;
+  private readonly forgetEmitter = new vscode.EventEmitter<void>();
+  /** the job store was cleared (the server went away): job ids seen so far mean nothing any more */
+  readonly onDidForgetJobs = this.forgetEmitter.event;
   private disposables: vscode.Disposable[] = [];
   lastError: string | undefined;
   resolved: ResolvedServer | undefined;
@@ -136,7 +142,11 @@ export class ServerManager implements vscode.Disposable {
     const client = new LanguageClient('deepseek', 'DeepSeek', serverOptions, clientOptions);
     this.client = client;
     this.disposables.push(client.onNotification('deepseek/stream', (n: StreamNotification) => { this.jobs.push(n); }));
+    // window/showMessage as the client library shows it, except a failure we already reported with
+    // "Open Original" / "Copy Original" (handlers registered before start replace the library's)
+    this.disposables.push(client.onNotification(ShowMessageNotification.type, (m: ShowMessageParams) => this.showMessage(m)));
     // a server that dies takes its jobs with it: end them here so no view waits forever
+    // (also when the client library restarts it after a crash: the new server numbers its jobs afresh)
     this.disposables.push(client.onDidChangeState(e => { if (e.newState === State.Stopped) { this.endRunning(); } }));
     this.log(`starting ${resolved.command} ${resolved.args.join(' ')} (found via ${resolved.source}; API key ${key ? 'from SecretStorage' : 'not set here'})`);
     try {
@@ -167,9 +177,24 @@ export class ServerManager implements vscode.Disposable {
     this.emitter.fire('stopped');
   }
 
+  /** End the jobs of a server that went away, then forget them all: a new server's job ids start
+   * over, and a notification must never land in an old job of the same id. */
   private endRunning(): void {
+    this.endUnfinished();
+    this.jobs.clear();
+    this.meta.clear();
+    this.forgetEmitter.fire();
+  }
+
+  private endUnfinished(): void {
     for (const job of this.jobs.all().filter(j => !j.done)) {
-      this.jobs.end(job.jobId, 'cancelled', { code: 'cancelled', message: 'The DeepSeek server stopped.' });
+      if (job.kind === 'rewrite') {
+        // not "cancelled": nobody checked that the original is back (the server's journal has it)
+        this.jobs.end(job.jobId, 'failed', { code: 'server_stopped', message:
+          'The DeepSeek server stopped during the rewrite. If the original code is not back, run "DeepSeek: Recover Interrupted Rewrites".' });
+      } else {
+        this.jobs.end(job.jobId, 'cancelled', { code: 'cancelled', message: 'The DeepSeek server stopped.' });
+      }
     }
   }
 
@@ -200,6 +225,17 @@ export class ServerManager implements vscode.Disposable {
     const text = doc.getText().slice(span.start, span.start + span.newLength);
     const range = new vscode.Range(first.range.start, last.range.end);
     return { ...event, document: doc, reason: event.reason, contentChanges: [{ range, rangeOffset: span.start, rangeLength: span.end - span.start, text }] };
+  }
+
+  private showMessage(m: ShowMessageParams): void {
+    if (typeof m?.message !== 'string') { return; }
+    if ((m.type === MessageType.Error || m.type === MessageType.Warning) && this.said.take(m.message)) {
+      this.out.info(`(already shown) ${m.message}`);
+      return;
+    }
+    if (m.type === MessageType.Error) { void vscode.window.showErrorMessage(m.message); }
+    else if (m.type === MessageType.Warning) { void vscode.window.showWarningMessage(m.message); }
+    else { void vscode.window.showInformationMessage(m.message); }
   }
 
   private async showMissing(message: string): Promise<void> {
@@ -251,5 +287,6 @@ export class ServerManager implements vscode.Disposable {
     void this.stop();
     if (this.restartTimer) { clearTimeout(this.restartTimer); }
     this.emitter.dispose();
+    this.forgetEmitter.dispose();
   }
 }

@@ -6,6 +6,7 @@ import { ExplainPanel } from './explainPanel';
 import { RewriteController } from './rewrite';
 import { ChatView } from './chatView';
 import { StatusBar } from './statusBar';
+import { RecoverController } from './recover';
 import type { JobStream } from './model/stream';
 
 const HISTORY_KEY = 'deepseek.refactor.history';
@@ -17,6 +18,7 @@ export interface DeepSeekApi {
   rewrite: RewriteController;
   chat: ChatView;
   status: StatusBar;
+  recover: RecoverController;
 }
 
 function lspRange(r: vscode.Range) {
@@ -31,7 +33,8 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
   const rewrite = new RewriteController(server);
   const chat = new ChatView(ctx.extensionUri, server, ctx.workspaceState);
   const status = new StatusBar(server, secrets);
-  ctx.subscriptions.push(out, server, explain, rewrite, chat, status,
+  const recover = new RecoverController(server);
+  ctx.subscriptions.push(out, server, explain, rewrite, chat, status, recover,
     vscode.window.registerWebviewViewProvider(ChatView.viewId, chat, { webviewOptions: { retainContextWhenHidden: true } }));
 
   // every job change goes to the view that shows its kind
@@ -40,6 +43,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
       if (created) { explain.show(job); } else { explain.update(job); }
     } else if (job.kind === 'rewrite') {
       rewrite.update(job);
+      recover.update(job);
     } else if (job.kind === 'chat') {
       chat.update(job);
     }
@@ -156,9 +160,14 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
   });
   reg('deepseek.rejectRewrite', async (jobId?: string) => {
     const id = await rewrite.pickReview(jobId);
-    if (id) { return run('reject', () => server.request('deepseek.reject', { jobId: id })); }
+    if (id) {
+      const result = await run('reject', () => server.request('deepseek.reject', { jobId: id }));
+      recover.afterReject(id, result);
+      return result;
+    }
     return undefined;
   });
+  reg('deepseek.recoverRewrites', (arg?: unknown) => run('recover', () => recover.run(arg)));
   reg('deepseek.cancelJob', (jobId?: string) => run('cancel', () => cancel(jobId)));
   reg('deepseek.openChat', async (message?: string) => {
     await chat.reveal();
@@ -199,6 +208,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
       { label: '$(key) Set API Key', cmd: 'deepseek.setApiKey' },
       { label: '$(trash) Clear API Key', cmd: 'deepseek.clearApiKey' },
       { label: '$(debug-restart) Restart Server', cmd: 'deepseek.restartServer' },
+      { label: '$(history) Recover Interrupted Rewrites', cmd: 'deepseek.recoverRewrites' },
       { label: '$(output) Show Output', cmd: 'deepseek.showOutput' },
       { label: '$(gear) Settings', cmd: 'workbench.action.openSettings', arg: 'deepseek' },
     ];
@@ -217,7 +227,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
   void vscode.commands.executeCommand('setContext', 'deepseek.reviewPending', false);
   void vscode.commands.executeCommand('setContext', 'deepseek.jobsRunning', false);
   await server.start();
-  return { server, explain, rewrite, chat, status };
+  return { server, explain, rewrite, chat, status, recover };
 }
 
 export function deactivate(): Thenable<void> | undefined {

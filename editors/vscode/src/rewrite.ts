@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import { JobStream } from './model/stream';
 import { regionDecorations } from './model/decorations';
+import { warningLensTitle } from './model/recover';
 import type { ServerManager } from './client';
 
 export class RewriteController implements vscode.Disposable, vscode.CodeLensProvider {
@@ -83,6 +84,9 @@ export class RewriteController implements vscode.Disposable, vscode.CodeLensProv
       if (job.uri !== document.uri.toString() || !job.range) { continue; }
       const at = new vscode.Range(job.range.start.line, 0, job.range.start.line, 0);
       if (job.state === 'review') {
+        if (job.warnings.length) {
+          lenses.push(new vscode.CodeLens(at, { title: warningLensTitle(job.warnings), command: '', tooltip: job.warnings.join('\n') }));
+        }
         lenses.push(new vscode.CodeLens(at, { title: '$(check) Accept', command: 'deepseek.acceptRewrite', arguments: [job.jobId], tooltip: 'Keep the rewrite (Ctrl+Alt+A)' }));
         lenses.push(new vscode.CodeLens(at, { title: '$(discard) Reject', command: 'deepseek.rejectRewrite', arguments: [job.jobId], tooltip: 'Put the original back (Ctrl+Alt+Z)' }));
       } else if (job.state === 'streaming') {

@@ -9,7 +9,7 @@ local M = {}
 local REWRITES = { refactor = true, fix = true, docstring = true, tests = true }
 M.subcommands = {
   "explain", "refactor", "fix", "docstring", "tests", "rewrite",
-  "chat", "cancel", "accept", "reject", "status", "sessions",
+  "chat", "cancel", "accept", "reject", "status", "sessions", "recover",
 }
 local CHAT_WORDS = {
   "/explain", "/fix", "/tests", "/doc", "/refactor", "/clear", "/new", "/compact", "/model", "/think",
@@ -164,6 +164,10 @@ function handlers.reject(_, rest)
   rw.reject(rw.target(vim.api.nvim_get_current_buf(), rest))
 end
 
+function handlers.recover(_, rest)
+  require("deepseek_lsp.recover").run(rest)
+end
+
 function handlers.status()
   require("deepseek_lsp").show_status()
 end
@@ -224,6 +228,8 @@ function M.complete(arglead, cmdline, cursorpos)
       end)
     elseif sub == "chat" then
       candidates = CHAT_WORDS
+    elseif sub == "recover" then
+      candidates = vim.list_extend({ "all" }, require("deepseek_lsp.recover").last_ids)
     else
       return {}
     end

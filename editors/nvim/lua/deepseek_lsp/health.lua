@@ -118,6 +118,16 @@ function M.check()
       bufs == 1 and "" or "s"
     ))
   end
+  -- the recovery journal: rewrites a crashed server left half-done (asked of a running server only)
+  local pending = clients[1] and require("deepseek_lsp.recover").pending_count(clients[1], 2000)
+  if pending and pending > 0 then
+    health.warn(
+      string.format("%d interrupted rewrite%s in the recovery journal", pending, pending == 1 and "" or "s"),
+      { ":DeepSeek recover puts the original code back" }
+    )
+  elseif pending == 0 then
+    health.ok("recovery journal: no interrupted rewrites")
+  end
 end
 
 return M

@@ -205,7 +205,7 @@ end
 
 -- Lua API for mappings: require("deepseek_lsp").explain() etc. act on the cursor line, or pass
 -- the command opts ({range=2, line1=, line2=}).
-for _, name in ipairs({ "explain", "refactor", "fix", "docstring", "tests", "accept", "reject", "sessions" }) do
+for _, name in ipairs({ "explain", "refactor", "fix", "docstring", "tests", "accept", "reject", "sessions", "recover" }) do
   M[name] = function(o)
     o = o or {}
     o.args = name .. " " .. (o.args or "")

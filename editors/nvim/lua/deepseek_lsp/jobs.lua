@@ -33,6 +33,7 @@ local function event_data(job)
     range = job.range,
     usage = job.usage,
     error = job.error,
+    warnings = job.warnings,
     text = table.concat(job.content),
   }
 end
@@ -157,6 +158,12 @@ function M.on_stream(_, params, ctx)
   if present(params.error) then
     job.error = params.error
   end
+  if type(params.original) == "string" then
+    job.original = params.original -- the document lost it (restore_failed, document_changed, ...)
+  end
+  if type(params.warnings) == "table" then
+    job.warnings = params.warnings -- why a rewrite waits for review even with review off
+  end
   local prev = job.state
   if present(params.state) then
     job.state = params.state
@@ -201,7 +208,12 @@ function M.client_exited(client_id)
         jobId = job.id,
         state = "failed",
         done = true,
-        error = { code = "network", message = "the deepseek-lsp server stopped" },
+        error = job.kind == "rewrite"
+            and {
+              code = "server_stopped",
+              message = "the deepseek-lsp server stopped during the rewrite; if the original code is not back, run :DeepSeek recover",
+            }
+          or { code = "network", message = "the deepseek-lsp server stopped" },
       }, { client_id = client_id })
     end
   end

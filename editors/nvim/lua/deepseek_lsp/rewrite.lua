@@ -4,6 +4,7 @@
 local client_mod = require("deepseek_lsp.client")
 local config = require("deepseek_lsp.config")
 local jobs = require("deepseek_lsp.jobs")
+local recover = require("deepseek_lsp.recover")
 local util = require("deepseek_lsp.util")
 
 local M = {}
@@ -70,11 +71,15 @@ end
 local function status_text(job)
   local label = LABELS[job.opts.action] or job.opts.action or "rewrite"
   if job.state == "review" then
+    local warn = ""
+    if type(job.warnings) == "table" and #job.warnings > 0 then
+      warn = string.format(" ⚠ %d warning%s ·", #job.warnings, #job.warnings == 1 and "" or "s")
+    end
     local keys = config.options.keys
     if keys.accept and keys.reject then
-      return string.format("DeepSeek %s: %s accept · %s reject · u undoes", label, key_label(keys.accept), key_label(keys.reject))
+      return string.format("DeepSeek %s:%s %s accept · %s reject · u undoes", label, warn, key_label(keys.accept), key_label(keys.reject))
     end
-    return "DeepSeek " .. label .. ": :DeepSeek accept / :DeepSeek reject"
+    return "DeepSeek " .. label .. ":" .. warn .. " :DeepSeek accept / :DeepSeek reject"
   elseif job.state == "streaming" then
     local text = table.concat(job.content)
     local lines = text == "" and 0 or select(2, text:gsub("\n", "")) + 1
@@ -228,12 +233,16 @@ function M.on_stream(job)
   if bufnr and job.state == "review" then
     set_review_keys(bufnr)
   end
+  if job.state == "review" then
+    recover.on_review_warnings(job, LABELS[job.opts.action] or job.opts.action)
+  end
 end
 
 function M.on_done(job)
   local bufnr = job_buf(job)
   draw(job)
   settle(job.key)
+  recover.on_rewrite_done(job, LABELS[job.opts.action] or job.opts.action)
   if job.state == "done" then
     snapshots[job.key] = nil
   end
@@ -270,7 +279,7 @@ function M.target(bufnr, job_id)
   end)
 end
 
-local function send(command, job)
+local function send(command, job, cb)
   if not job then
     util.notify("DeepSeek: no rewrite to " .. command:gsub("deepseek%.", ""), vim.log.levels.WARN)
     return
@@ -279,7 +288,7 @@ local function send(command, job)
   if not client then
     return
   end
-  client_mod.execute(client, command, { jobId = job.id }, job.bufnr)
+  client_mod.execute(client, command, { jobId = job.id }, job.bufnr, cb)
 end
 
 function M.accept(job)
@@ -287,7 +296,12 @@ function M.accept(job)
 end
 
 function M.reject(job)
-  send("deepseek.reject", job)
+  send("deepseek.reject", job, function(result)
+    -- a finished rewrite whose original could not be verified back: the answer carries it
+    if type(result) == "table" and result.rejected == false and type(result.original) == "string" then
+      recover.on_reject_failed(job, result.original)
+    end
+  end)
 end
 
 -- workspace/applyEdit ---------------------------------------------------------------------------

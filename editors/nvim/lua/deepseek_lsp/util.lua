@@ -2,7 +2,29 @@
 local M = {}
 
 local seen = {} ---@type table<string, number>
+local covered = {} ---@type table<string, number>  texts already said within a fuller message
 local ONCE_MS = 3000
+
+--- `text` was just said inside a fuller message (e.g. a failure with where its original went):
+--- the next message repeating it within a few seconds (the server's showMessage) is dropped.
+---@param text string?
+function M.cover(text)
+  if type(text) == "string" and text ~= "" then
+    covered[text] = vim.uv.now()
+  end
+end
+
+local function is_covered(msg, now)
+  for text, t in pairs(covered) do
+    if now - t >= ONCE_MS then
+      covered[text] = nil
+    elseif msg:find(text, 1, true) then
+      covered[text] = nil
+      return true
+    end
+  end
+  return false
+end
 
 --- vim.notify, at most once per message within a few seconds (a failed job's showMessage and
 --- its final notification carry the same news: the user hears it once).
@@ -15,6 +37,10 @@ function M.notify(msg, level)
   end
   local now = vim.uv.now()
   if seen[msg] and now - seen[msg] < ONCE_MS then
+    return
+  end
+  if is_covered(msg, now) then
+    seen[msg] = now
     return
   end
   seen[msg] = now

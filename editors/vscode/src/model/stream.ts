@@ -30,6 +30,10 @@ export interface StreamNotification {
   notice?: string;
   attachments?: { label: string; title: string; uri?: string }[];
   context?: { tokens?: number; omitted?: string[]; maskedSecrets?: number; excluded?: boolean };
+  /** a rewrite's final notification: the original text, when the document no longer holds it */
+  original?: string;
+  /** a rewrite that ended in review because of them (e.g. syntax errors the original did not have) */
+  warnings?: string[];
   [key: string]: unknown;
 }
 
@@ -50,6 +54,10 @@ export class JobStream {
   notices: string[] = [];
   attachments: { label: string; title: string; uri?: string }[] = [];
   context?: StreamNotification['context'];
+  /** a rewrite's original text, sent when the document no longer holds it (restore_failed and the like) */
+  original?: string;
+  /** why a rewrite waits for review even with review off (shown with Accept / Reject) */
+  warnings: string[] = [];
   /** the next seq we expect; later ones wait in `pending` until the gap is filled */
   private nextSeq = 0;
   private pending = new Map<number, StreamNotification>();
@@ -107,6 +115,8 @@ export class JobStream {
     if (n.sessionUsage) { this.sessionUsage = n.sessionUsage; }
     if (n.finishReason) { this.finishReason = n.finishReason; }
     if (n.error) { this.error = n.error; }
+    if (typeof n.original === 'string') { this.original = n.original; }
+    if (Array.isArray(n.warnings)) { this.warnings = n.warnings.filter((w): w is string => typeof w === 'string'); }
     if (n.done) {
       this.done = true;
       this.endedAt = now;

@@ -193,6 +193,34 @@ suite('DeepSeek extension end to end', function () {
     assert.ok(editor.document.getText().includes('"""Identity."""'));
   });
 
+  test('after kill -9 of the server mid-rewrite, Recover Interrupted Rewrites puts the original back', async function () {
+    if (!api.server.serverCommands.includes('deepseek.recover')) {
+      (this.test as any).skipReason = 'the server has no deepseek.recover yet (issue 11)';
+      this.skip();
+    }
+    const original = 'def area(r):\n    return 3.14 * r * r\n\nprint(area(2))\n';
+    const editor = await openSample('crash.py', original);
+    editor.selection = new vscode.Selection(0, 0, 1, 23);
+    await fake('/_fake/enqueue', [{ content: 'def area(r):\n    """The area."""\n    return math.pi * r ** 2', delay: 0.01, hold_after: 6 }]);
+    const job = await vscode.commands.executeCommand<JobStream>('deepseek.docstringSelection');
+    assert.ok(job?.jobId, 'a rewrite job started');
+    await waitFor('part of the rewrite in the document', () => editor.document.getText() !== original);
+    const pid = api.server.client?.serverProcess?.pid;
+    assert.ok(pid, 'the server process');
+    process.kill(pid!, 'SIGKILL');
+    await waitFor('the job ended with the server', () => job.done);
+    assert.strictEqual(job.state, 'failed', 'not "cancelled": nobody verified the original');
+    await fake('/_fake/release', {}).catch(() => undefined);
+    await waitFor('a new server', () => api.server.running && api.server.client?.serverProcess?.pid !== pid, 30000);
+    assert.notStrictEqual(editor.document.getText(), original, 'the half-done rewrite is still there');
+    const results = await vscode.commands.executeCommand<{ status: string; uri: string }[]>('deepseek.recoverRewrites', 'all');
+    assert.deepStrictEqual(results?.map(r => r.status), ['restored'], JSON.stringify(results));
+    await waitFor('the original back', () => editor.document.getText() === original, 10000);
+    assert.ok(api.recover.shown.some(r => r.severity === 'info' && r.text.includes('crash.py')), JSON.stringify(api.recover.shown));
+    const again = await vscode.commands.executeCommand<unknown[]>('deepseek.recoverRewrites', 'all');
+    assert.deepStrictEqual(again, [], 'the journal is empty');
+  });
+
   test('the chat view gets a streamed reply, rendered, with usage', async function () {
     if (!api.server.serverCommands.includes('deepseek.chat')) {
       (this.test as any).skipReason = 'the server has no deepseek.chat yet (issue 4)';
