@@ -44,18 +44,26 @@ class ChatState:
     _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def open(self, warn: Callable[[str], None]) -> AsyncChatStore:
+        """The store, opened on first use. It does not fail: a file it cannot use leaves it in
+        memory, and `warn` (window/showMessage) tells the user once why and what to do."""
         async with self._opening:
             if self.store is None:
                 try:
                     sync = await asyncio.to_thread(ChatStore.default, self.env)
-                except (StoreError, OSError, sqlite3.Error) as exc:
+                except (StoreError, OSError, sqlite3.Error) as exc:  # ChatStore.default falls back itself
                     warn(
                         f"deepseek-lsp: chat sessions will not be saved ({exc}). Set "
                         "DEEPSEEK_LSP_DATA_DIR to a writable directory."
                     )
                     sync = await asyncio.to_thread(ChatStore, ":memory:")
-                self.store = AsyncChatStore(sync)
+                self.store = AsyncChatStore(sync, on_notice=warn)
+                self.store.report()
             return self.store
+
+    def unsaved(self) -> list[str] | None:
+        """The `warnings` of a turn's final notification while the history is not being saved."""
+        problem = self.store.problem if self.store is not None else None
+        return [problem] if problem else None
 
     def lock(self, session_id: str) -> asyncio.Lock:
         return self.locks.setdefault(session_id, asyncio.Lock())

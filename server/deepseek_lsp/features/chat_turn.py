@@ -47,6 +47,12 @@ async def run_turn(
     state.running.setdefault(sid, set()).add(job.id)
     try:
         await _run_turn(ls, state, warn, job, turn)
+    except StoreError as exc:  # only a lock held past the busy timeout gets here; never "Internal error"
+        raise DeepSeekError(
+            "server_error",
+            f"The chat history could not be used ({exc}). Retry in a moment; if it persists, "
+            "close the other editors using deepseek-lsp or set DEEPSEEK_LSP_DATA_DIR to another folder.",
+        ) from exc
     finally:
         state.running.get(sid, set()).discard(job.id)
 
@@ -124,14 +130,23 @@ async def _run_turn(
             meta=reply_meta,
             title=suggest_title(parsed, attachments),
         )
+        warnings = None
         try:
             await uninterrupted(commit)
         except (sqlite3.Error, StoreError) as exc:
             log.exception("could not save a chat turn")
-            warn(f"deepseek-lsp: the reply could not be saved to the chat history ({exc}).")
+            lost = f"DeepSeek chat: this reply could not be saved to the chat history ({exc})."
+            warn(lost)
+            warnings = [lost]
         totals = await uninterrupted(s.call(s.sync.totals, sid))
         state.session_usage[sid] = totals
-        job.finish("done", finish_reason=result.finish_reason, sessionId=sid, sessionUsage=totals)
+        job.finish(
+            "done",
+            finish_reason=result.finish_reason,
+            sessionId=sid,
+            sessionUsage=totals,
+            warnings=warnings or state.unsaved(),
+        )
 
 
 async def uninterrupted(work: Awaitable[T]) -> T:
@@ -421,5 +436,9 @@ async def local_command(
         await s.call(s.sync.add, sid, "notice", reply, turn=turn_id, meta=meta)
         job.emit(content=reply)
     job.finish(
-        "done", finish_reason="stop", sessionId=sid, sessionUsage=state.session_usage.get(sid, empty_totals())
+        "done",
+        finish_reason="stop",
+        sessionId=sid,
+        sessionUsage=state.session_usage.get(sid, empty_totals()),
+        warnings=state.unsaved(),
     )
