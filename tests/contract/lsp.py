@@ -403,6 +403,8 @@ class Client:
         return range_of(self.docs[uri].text, start, end, self.encoding)
 
     async def stop(self) -> int:
+        if self.proc.returncode is not None:  # already gone (killed, or exited on its own)
+            return self.proc.returncode
         with contextlib.suppress(Exception):
             await self.request("shutdown", None, timeout=10)
             self.notify("exit", None)
