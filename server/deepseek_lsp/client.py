@@ -12,15 +12,18 @@ import json
 import logging
 import random
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from . import __version__
 from .api import Balance, ChatChunk, ErrorBody, ModelList, Usage
-from .errors import DeepSeekError, from_status
+from .errors import ADVICE, DeepSeekError, ErrorCode, from_status
+from .payload import encode_body
 from .sse import DONE, SSEParser
 
 if TYPE_CHECKING:
@@ -159,29 +162,40 @@ class DeepSeekClient:
     ) -> AsyncIterator[StreamDelta]:
         import httpx
 
-        headers = self._headers()
+        headers = {**self._headers(), "Content-Type": "application/json"}
+        content = encode_body(payload)
         try:
-            async with self._client().stream("POST", path, json=payload, headers=headers) as resp:
+            async with self._client().stream("POST", path, content=content, headers=headers) as resp:
                 if resp.status_code != 200:
                     await resp.aread()
                     raise self._redact(_http_error(resp))
-                parser = SSEParser()
-                async for raw in resp.aiter_raw():
-                    for data in parser.feed(raw):
-                        delta = self._event(data, result)
-                        if delta is not None:
-                            yield delta
-                    if result.done:
-                        return
-                for data in parser.close():
-                    delta = self._event(data, result)
+                chunks = resp.aiter_bytes()
+                head = await _head(chunks)
+                if not _is_sse(resp.headers.get("content-type", ""), head):
+                    body = await _rest(head, chunks)
+                    delta = self._redact_call(
+                        _whole_body, body, resp.headers.get("content-type", ""), self._host, result
+                    )
                     if delta is not None:
                         yield delta
+                    return
+                parser = SSEParser()
+                raw: bytes | None = head
+                while raw is not None:
+                    delta = self._events(parser.feed(raw), result)
+                    if delta is not None:
+                        yield delta
+                    if result.done:
+                        return
+                    raw = await anext(chunks, None)
+                delta = self._events(parser.close(), result)
+                if delta is not None:
+                    yield delta
         except httpx.TimeoutException as exc:
             kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
             raise DeepSeekError(
                 "timeout",
-                f"DeepSeek did not answer in time ({kind} timeout). Check the network, or raise "
+                f"{self._host} did not answer in time ({kind} timeout). Check the network, or raise "
                 "`deepseek.timeouts`.",
                 retryable=kind == "connect",
             ) from None
@@ -196,6 +210,11 @@ class DeepSeekClient:
             ) from None
         if not result.done:
             raise _truncated()
+
+    @property
+    def _host(self) -> str:
+        """Who answered, for messages: users may point `deepseek.baseUrl` at a local server."""
+        return _host_of(self._config.base_url)  # cached: it is passed along with every event
 
     async def get_json(self, path: str) -> Any:
         import httpx
@@ -213,9 +232,29 @@ class DeepSeekClient:
             raise self._redact(_http_error(resp))
         return resp.json()
 
-    def _event(self, data: str, result: StreamResult) -> StreamDelta | None:
+    def _events(self, events: list[str], result: StreamResult) -> StreamDelta | None:
+        """The deltas of the events one network read brought, as one: when DeepSeek outpaces
+        us, reads carry many events, and one notification for them all (instead of one per
+        token) is what keeps the server's cost per token flat. A failing event fails them all:
+        nothing of that read reached the caller, so a retry is still clean."""
+        if len(events) == 1:
+            return self._redact_call(_handle_event, events[0], result, self._host)
+        content: list[str] = []
+        reasoning: list[str] = []
+        for data in events:
+            delta = self._redact_call(_handle_event, data, result, self._host)
+            if delta is not None:
+                if delta.content:
+                    content.append(delta.content)
+                if delta.reasoning:
+                    reasoning.append(delta.reasoning)
+        if not content and not reasoning:
+            return None
+        return StreamDelta(content="".join(content) or None, reasoning="".join(reasoning) or None)
+
+    def _redact_call(self, fn: Callable[..., StreamDelta | None], *args: Any) -> StreamDelta | None:
         try:
-            return _handle_event(data, result)
+            return fn(*args)
         except DeepSeekError as err:
             raise self._redact(err) from None
 
@@ -253,22 +292,27 @@ def _truncated() -> DeepSeekError:
     )
 
 
-def _handle_event(data: str, result: StreamResult) -> StreamDelta | None:
+def _handle_event(data: str, result: StreamResult, host: str) -> StreamDelta | None:
     if data.strip() == DONE:
         result.done = True
         return None
     try:
         raw = json.loads(data)
     except json.JSONDecodeError:
-        log.warning("skipping a malformed SSE payload (%d bytes)", len(data))
-        return None
+        raise _malformed(host, data) from None
     if isinstance(raw, dict) and "error" in raw:
-        raise _payload_error(raw)
+        raise _error_object(raw, host, "mid-answer")
     try:
         chunk = ChatChunk.model_validate(raw)
     except ValidationError:
-        log.warning("skipping an SSE payload that is not a chat chunk")
-        return None
+        if not (isinstance(raw, dict) and "usage" in raw):
+            raise _malformed(host, data) from None
+        # usage in a shape we do not know (some OpenAI-compatible servers): the text matters more
+        log.warning("ignoring a usage object that does not match the API reference")
+        try:
+            chunk = ChatChunk.model_validate({k: v for k, v in raw.items() if k != "usage"})
+        except ValidationError:
+            raise _malformed(host, data) from None
     if chunk.usage is not None:
         result.usage = chunk.usage
     content: list[str] = []
@@ -291,22 +335,163 @@ def _handle_event(data: str, result: StreamResult) -> StreamDelta | None:
     return StreamDelta(content="".join(content) or None, reasoning="".join(reasoning) or None)
 
 
-def _payload_error(raw: dict[str, Any]) -> DeepSeekError:
-    """An `{"error": ...}` payload inside a stream: the server gave up mid-answer."""
-    err = raw.get("error")
-    message = err.get("message", "") if isinstance(err, dict) else str(err)
-    code = str(err.get("code", "")) if isinstance(err, dict) else ""
-    if "insufficient" in code or "overload" in message.lower():
-        return DeepSeekError(
-            "server_error",
-            f"DeepSeek stopped mid-answer: {_scrub(message)}. Retry in a moment.",
-            retryable=True,
-        )
+def _malformed(host: str, data: str) -> DeepSeekError:
+    """An event that is not a chat chunk: skipping it would silently drop part of the answer."""
+    log.warning("malformed SSE payload from %s (%d bytes)", host, len(data))
     return DeepSeekError(
         "server_error",
-        f"DeepSeek reported an error mid-answer: {_scrub(message)}. Retry.",
-        retryable=True,
+        f"The server at {host} sent a malformed stream event, so the answer is incomplete and was "
+        "not kept. Retry; if it happens again, check `deepseek.baseUrl` points at an "
+        "OpenAI-compatible API.",
+        retryable=True,  # only ever retried before the first token reached the user
     )
+
+
+def _error_object(raw: dict[str, Any], host: str, where: str) -> DeepSeekError:
+    """An `{"error": ...}` object in place of the answer (`where`: "mid-answer" in a stream,
+    "instead of a stream" as a whole 200 body), mapped to the code that tells the user what to do."""
+    err = raw.get("error")
+    if isinstance(err, dict):
+        message = str(err.get("message") or err.get("type") or err)
+        kind = f"{err.get('type') or ''} {err.get('code') or ''}"
+        status = _int(err.get("code"))
+    else:
+        message, kind, status = str(err), "", None
+    detail = _scrub(" ".join(message.split()))[:300]
+    code, retryable = _classify(status, f"{kind} {message}".lower())
+    said = f"The server at {host} reported an error {where}: {detail}"
+    advice = {
+        "unauthorized": ADVICE["unauthorized"],
+        "insufficient_balance": ADVICE["insufficient_balance"],
+        "rate_limited": "Wait a moment and retry.",
+        "bad_request": "Check your deepseek settings and the selection's size.",
+        "server_error": "Retry in a moment." if retryable else "Retry; if it persists, check the server.",
+    }[code]
+    return DeepSeekError(code, f"{said.rstrip('.')}. {advice}", status=status, retryable=retryable)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _classify(status: int | None, text: str) -> tuple[ErrorCode, bool]:
+    """(code, retryable) for an error object: by its numeric code when it has one (DeepSeek's
+    and llama.cpp's do), otherwise by its words."""
+    if status is not None and 400 <= status < 600:
+        err = from_status(status, "")
+        return err.code, err.retryable
+    if any(w in text for w in ("auth", "api key", "api_key", "apikey")):
+        return "unauthorized", False
+    if any(w in text for w in ("balance", "quota", "billing", "payment")):
+        return "insufficient_balance", False
+    if any(w in text for w in ("rate limit", "rate_limit", "too many requests")):
+        return "rate_limited", True
+    if any(w in text for w in ("overload", "server", "internal", "unavailable", "busy", "resource")):
+        return "server_error", True
+    if any(w in text for w in ("invalid", "context", "not found", "not exist", "too long", "large")):
+        return "bad_request", False
+    return "server_error", False
+
+
+# Bytes read from a 200 body that is not an event stream before giving up on it.
+_BODY_LIMIT = 8 * 1024 * 1024
+
+
+async def _head(chunks: AsyncIterator[bytes]) -> bytes:
+    """The body's first bytes, read until one is not whitespace (b"" for an empty body)."""
+    head = b""
+    while not head.strip():
+        more = await anext(chunks, None)
+        if more is None:
+            break
+        head += more
+    return head
+
+
+def _is_sse(content_type: str, head: bytes) -> bool:
+    """An event stream by its header, unless its first bytes are JSON or HTML (a server that
+    sent an error page with the stream's header); by its first bytes when the header is missing
+    or wrong (some local servers send SSE as text/plain)."""
+    first = head.lstrip()[:1]
+    if not first:
+        return False
+    if content_type.split(";")[0].strip().lower() == "text/event-stream":
+        return first not in (b"{", b"[", b"<")
+    return head.lstrip().startswith((b"data:", b":", b"event:", b"id:", b"retry:"))
+
+
+async def _rest(head: bytes, chunks: AsyncIterator[bytes]) -> bytes:
+    parts, size = [head], len(head)
+    async for more in chunks:
+        parts.append(more)
+        size += len(more)
+        if size > _BODY_LIMIT:
+            break
+    return b"".join(parts)
+
+
+def _whole_body(body: bytes, content_type: str, host: str, result: StreamResult) -> StreamDelta | None:
+    """A 200 answer that is not an event stream: a whole completion (a server that ignored
+    `stream`) is taken as one delta; anything else is an error that shows what came back."""
+    text = body.decode("utf-8", "replace").strip()
+    if not text:
+        raise DeepSeekError(
+            "server_error",
+            f"The server at {host} answered with an empty body (HTTP 200, no stream). On a local "
+            "server (llama.cpp, Ollama, ...) this usually means the prompt is longer than the "
+            "model's context window: select less text or raise the server's context size. "
+            "Otherwise retry.",
+        )
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raw = None
+    if isinstance(raw, dict) and "error" in raw:
+        raise _error_object(raw, host, "instead of an answer")
+    if isinstance(raw, dict) and isinstance(raw.get("choices"), list):
+        return _completion(raw, host, result)
+    snippet = _scrub(" ".join(text[:400].split()))[:200]
+    kind = content_type.split(";")[0].strip() or "no Content-Type"
+    raise DeepSeekError(
+        "server_error",
+        f"The server at {host} answered HTTP 200 with {kind} instead of an event stream: "
+        f"“{snippet}”. Check `deepseek.baseUrl`: it must point at an OpenAI-compatible API "
+        "(e.g. https://api.deepseek.com).",
+    )
+
+
+def _completion(raw: dict[str, Any], host: str, result: StreamResult) -> StreamDelta | None:
+    """A non-streamed chat completion: its message as one delta."""
+    try:
+        choice = raw["choices"][0]
+        message = choice["message"]
+        content, reasoning = message.get("content"), message.get("reasoning_content")
+        if not isinstance(content, str | None) or not isinstance(reasoning, str | None):
+            raise TypeError
+        usage = Usage.model_validate(raw["usage"]) if raw.get("usage") else None
+    except (LookupError, TypeError, AttributeError, ValidationError):
+        raise _malformed(host, json.dumps(raw)[:200]) from None
+    result.finish_reason = choice.get("finish_reason") or "stop"
+    result.usage = usage
+    result.done = True
+    if not content and not reasoning:
+        return None
+    return StreamDelta(content=content or None, reasoning=reasoning or None)
+
+
+@lru_cache(maxsize=8)
+def _host_of(base_url: str) -> str:
+    """host[:port] of a base URL, never its credentials or path."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or base_url
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port else host
 
 
 def _http_error(resp: httpx.Response) -> DeepSeekError:

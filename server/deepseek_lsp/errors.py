@@ -15,6 +15,7 @@ ErrorCode = Literal[
     "network",
     "cancelled",
     "document_changed",
+    "restore_failed",
 ]
 
 # What the user should do, by code. Messages never contain the API key.
@@ -33,6 +34,10 @@ ADVICE: dict[str, str] = {
     "cancelled": "Cancelled.",
     "document_changed": (
         "You edited the text being rewritten, so the rewrite stopped and left your text as is."
+    ),
+    "restore_failed": (
+        "The rewrite could not put your original text back into the document; the original is "
+        "included here: copy it back by hand (or undo in the editor)."
     ),
 }
 

@@ -6,9 +6,11 @@ models think unless told `thinking: {"type": "disabled"}`; `deepseek-chat` never
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .settings import Settings
+from .tokens import replace_surrogates
 
 LEGACY_NON_THINKING = "deepseek-chat"
 LEGACY_THINKING = "deepseek-reasoner"
@@ -43,3 +45,13 @@ def is_thinking(body: dict[str, Any]) -> bool:
         return True
     thinking = body.get("thinking")
     return isinstance(thinking, dict) and thinking.get("type") == "enabled"
+
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    """The request body as UTF-8 JSON. A lone surrogate in the user's text (an editor can send
+    one) cannot be encoded as UTF-8: it goes out as U+FFFD instead of failing every request."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return replace_surrogates(text).encode("utf-8")

@@ -1,16 +1,21 @@
 """Incremental Server-Sent Events parsing, as DeepSeek streams them.
 
-Bytes go in as they arrive (split anywhere, even inside a UTF-8 sequence); complete `data`
-payloads come out. Comments (`: keep-alive`) and blank keep-alive lines are dropped here; the
-idle timeout is reset by the bytes themselves, one layer down.
+Bytes go in as they arrive (split anywhere, even inside a UTF-8 sequence or between a \\r and
+its \\n); complete `data` payloads come out. Comments (`: keep-alive`) and blank keep-alive lines
+are dropped here; the idle timeout is reset by the bytes themselves, one layer down.
+
+Cost is linear in the bytes fed, however they are split: each chunk is scanned once for line
+breaks, and a line that spans chunks is kept as a list of parts joined once when it ends.
 """
 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator
+import re
 
 DONE = "[DONE]"
+
+_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 class SSEParser:
@@ -18,39 +23,61 @@ class SSEParser:
 
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+        self._partial: list[str] = []  # the current line so far, when it spans chunks
+        self._skip_lf = False  # the last chunk ended in \r: a \n starting the next one is its pair
         self._data: list[str] = []
 
-    def feed(self, chunk: bytes) -> Iterator[str]:
-        self._buffer += self._decoder.decode(chunk)
-        while True:
-            cut = _line_end(self._buffer)
-            if cut is None:
-                return
-            line, rest = cut
-            self._buffer = rest
+    def feed(self, chunk: bytes) -> list[str]:
+        """The data payloads of the events `chunk` completes, in order."""
+        return self._text(self._decoder.decode(chunk))
+
+    def _text(self, text: str) -> list[str]:
+        if not text:
+            return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if text[0] == "\n":
+                text = text[1:]
+                if not text:
+                    return []
+        events: list[str] = []
+        pos = 0
+        for m in _BREAK.finditer(text):
+            line = text[pos : m.start()]
+            if self._partial:
+                self._partial.append(line)
+                line = "".join(self._partial)
+                self._partial = []
+            pos = m.end()
             event = self._line(line)
             if event is not None:
-                yield event
+                events.append(event)
+        if pos < len(text):
+            self._partial.append(text[pos:])
+        elif text[-1] == "\r":
+            self._skip_lf = True
+        return events
 
-    def close(self) -> Iterator[str]:
+    def close(self) -> list[str]:
         """End of stream: a final event without its blank line still counts."""
-        self._buffer += self._decoder.decode(b"", final=True)
-        if self._buffer:
-            event = self._line(self._buffer)
-            self._buffer = ""
+        events = self._text(self._decoder.decode(b"", final=True))
+        if self._partial:
+            line = "".join(self._partial)
+            self._partial = []
+            event = self._line(line)
             if event is not None:
-                yield event
+                events.append(event)
         if self._data:
-            yield self._flush()
+            events.append(self._flush())
+        return events
 
     def _line(self, line: str) -> str | None:
         if line == "":
             return self._flush() if self._data else None
-        if line.startswith(":"):
+        if line[0] == ":":
             return None  # comment, e.g. ": keep-alive"
         field, _, value = line.partition(":")
-        if value.startswith(" "):
+        if value[:1] == " ":
             value = value[1:]
         if field == "data":
             self._data.append(value)
@@ -60,15 +87,3 @@ class SSEParser:
         data = "\n".join(self._data)
         self._data = []
         return data
-
-
-def _line_end(buffer: str) -> tuple[str, str] | None:
-    """Split off one line ended by \\n, \\r\\n or \\r (a lone \\r at the end may be half a \\r\\n)."""
-    n = buffer.find("\n")
-    r = buffer.find("\r", 0, n if n >= 0 else len(buffer))
-    if r < 0:
-        return None if n < 0 else (buffer[:n], buffer[n + 1 :])
-    if r + 1 == len(buffer):
-        return None
-    skip = 2 if buffer[r + 1] == "\n" else 1
-    return buffer[:r], buffer[r + skip :]

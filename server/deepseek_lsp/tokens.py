@@ -10,6 +10,7 @@ installation and the text, never on timing, so the same text always gets the sam
 from __future__ import annotations
 
 import importlib.util
+import re
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -89,9 +90,23 @@ def estimate_tokens(text: str) -> int:
 _CACHED_MAX_CHARS = 16_384
 
 
+# UTF-16 surrogates: an editor may send a lone one ("\\ud800" in JSON); they are not Unicode
+# scalar values, so no UTF-8 encoder (the tokenizer's, the HTTP body's) accepts them.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def replace_surrogates(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD, for what leaves the process (the user's
+    document keeps them). Costs one C-speed scan when there is none."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
 def _exact(text: str) -> int:
     tokenizer = _get_tokenizer()
-    return len(tokenizer.encode(text, add_special_tokens=False).ids)
+    try:
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+    except TypeError:  # a lone surrogate: the Rust side only takes valid Unicode
+        return len(tokenizer.encode(replace_surrogates(text), add_special_tokens=False).ids)
 
 
 _exact_cached = lru_cache(maxsize=1024)(_exact)

@@ -39,6 +39,13 @@ class Reply:
     finish_reason: str = "stop"
     usage_chunk: bool = False  # usage in an extra `"choices": []` chunk (the docs' form)
     keepalive: float = 0.0  # seconds of `: keep-alive` comments (queued) before the first chunk
+    # -- faults (the fault suite, tests/faults) --
+    malformed_after: int | None = None  # after this many answer chunks, a data line that is not JSON
+    body: bytes | None = None  # a 200 answer with this whole body instead of a stream
+    body_type: str = "application/json"  # its Content-Type
+    hang_before_headers: bool = False  # read the request, then send nothing until the client leaves
+    raw_after: int | None = None  # after this many answer chunks, `raw` bytes in the body, then the end
+    raw: bytes = b""
 
 
 @dataclass
@@ -165,6 +172,23 @@ class FakeDeepSeek:
             return
         reply = self.queue.pop(0) if self.queue else Reply(content=["ok"])
         seen.replied = reply
+        if reply.hang_before_headers:
+            with contextlib.suppress(Exception):
+                while await reader.read(1024):
+                    pass
+            seen.disconnected = time.monotonic()
+            seen.closed.set()
+            self.changed.set()
+            return
+        if reply.body is not None:
+            writer.write(
+                f"HTTP/1.1 200 OK\r\nContent-Type: {reply.body_type}\r\nContent-Length: {len(reply.body)}\r\n"
+                "Connection: close\r\n\r\n".encode()
+                + reply.body
+            )
+            await writer.drain()
+            seen.finished = time.monotonic()
+            return
         if reply.status != 200 and reply.plain:
             data = reply.message.encode()
             writer.write(
@@ -312,6 +336,13 @@ class FakeDeepSeek:
             for i, c in enumerate(content):
                 if reply.hang_after is not None and i == reply.hang_after + skip:
                     await self._hang(seen, reply)
+                if reply.malformed_after is not None and i == reply.malformed_after + skip:
+                    data = b'data: {"choices":[{"index":0,"delta":{"content":"lo\n\n'
+                    await send(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                if reply.raw_after is not None and i == reply.raw_after + skip:
+                    await send(f"{len(reply.raw):x}\r\n".encode() + reply.raw + b"\r\n")
+                    reply.cut = True
+                    break
                 if reply.error_after is not None and i == reply.error_after + skip:
                     err = {
                         "error": {

@@ -60,3 +60,13 @@ def test_counts_are_stable_across_threads() -> None:
     expected = [count_tokens(t) for t in texts]
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(count_tokens, texts)) == expected
+
+
+def test_lone_surrogate_is_counted_not_fatal() -> None:
+    """An editor can send a lone surrogate ("\\ud800" in JSON): counting must not raise (it made
+    every explain and chat fail while such a document was open)."""
+    text = "x = '\ud800'\n"
+    assert tokens.count_tokens(text) >= 1
+    assert tokens.estimate_tokens(text) >= 1
+    assert tokens.replace_surrogates(text) == "x = '\ufffd'\n"
+    assert tokens.replace_surrogates("plain 😀") == "plain 😀"

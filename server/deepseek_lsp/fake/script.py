@@ -118,6 +118,18 @@ class Reply(BaseModel):
     error_after: int | None = Field(
         default=None, ge=0, description='Send a `data: {"error": ...}` event after N chunks.'
     )
+    malformed_after: int | None = Field(
+        default=None,
+        ge=0,
+        description="Send one data line that is not valid JSON after N chunks, then carry on to "
+        "[DONE] (a broken proxy or server; a client must not skip it silently).",
+    )
+    body: str | None = Field(
+        default=None,
+        description="With status 200: send this whole body (Content-Type `body_content_type`) "
+        "instead of a stream, as a misconfigured or local server may ('' sends an empty body).",
+    )
+    body_content_type: str = "application/json"
     hang: bool = Field(default=False, description="Send the headers, then nothing.")
     hang_after: int | None = Field(default=None, ge=0, description="Hang after N chunks.")
     hold_after: int | None = Field(

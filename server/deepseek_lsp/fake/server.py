@@ -242,7 +242,8 @@ class FakeDeepSeek:
 
     async def start(self) -> None:
         """Bind and serve; `port=0` picks a free port."""
-        app = web.Application()
+        # DeepSeek takes 1M-token prompts (megabytes); aiohttp's default cap is 1 MB
+        app = web.Application(client_max_size=64 * 1024 * 1024)
         for prefix in ("", "/v1", "/beta"):
             app.router.add_post(f"{prefix}/chat/completions", self._tracked(self._chat))
             app.router.add_get(f"{prefix}/models", self._tracked(self._models))
@@ -512,6 +513,13 @@ class FakeDeepSeek:
                 record.reply = reply.model_dump(exclude_defaults=True) if reply else None
                 if reply is not None and reply.status != 200:
                     response = self._error_response(reply.status, reply=reply)
+                elif reply is not None and reply.body is not None:
+                    response = web.Response(
+                        status=200,
+                        body=reply.body.encode(),
+                        headers={"Content-Type": reply.body_content_type},
+                    )
+                    record.completed = True
                 else:
                     response = await respond(
                         request,
@@ -828,6 +836,8 @@ class FakeDeepSeek:
                 await send(_sse(error_body(500, reply.error_message)))
                 await response.write_eof()
                 return response
+            if at(reply.malformed_after, i):
+                await send(b'data: {"choices":[{"index":0,"delta":{"content":"lost\n\n')
             if at(reply.hang_after, i):
                 await self._forever()
             if at(reply.hold_after, i):

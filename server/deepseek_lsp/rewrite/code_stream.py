@@ -88,7 +88,7 @@ class CodeStream:
     strip_prose: bool = True
     mode: Mode = Mode.START
     fence: str | None = None  # the opening fence's marker, e.g. "```" or "~~~~"
-    code: str = ""  # everything released so far
+    _code: list[str] = field(default_factory=list)  # everything released so far, in pieces
     _partial: str = ""  # the current line, not yet ended
     _partial_out: int = 0  # how much of `_partial` was already released
     _held: list[str] = field(default_factory=list)  # complete lines not yet decided
@@ -136,9 +136,18 @@ class CodeStream:
         self.mode = Mode.DONE
         return self._emit(out)
 
+    @property
+    def code(self) -> str:
+        """Everything released so far. Kept in pieces and joined on demand: `self.code += text`
+        per chunk would copy the whole reply each time (quadratic in a long reply)."""
+        if len(self._code) > 1:
+            self._code[:] = ["".join(self._code)]
+        return self._code[0] if self._code else ""
+
     # -- lines -----------------------------------------------------------------------------
     def _emit(self, text: str) -> str:
-        self.code += text
+        if text:
+            self._code.append(text)
         return text
 
     def _complete(self, line: str) -> str:

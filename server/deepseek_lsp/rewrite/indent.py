@@ -158,7 +158,8 @@ class Shaper:
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
-        self.text = ""  # everything emitted so far
+        self._text: list[str] = []  # everything emitted so far, in pieces (see `text`)
+        self.size = 0  # len(self.text), without joining it
         self._line = ""  # the current code line, as the model wrote it
         self._line_open = False  # its indentation has been emitted
         self._lines = 0  # non-blank lines started so far
@@ -187,8 +188,19 @@ class Shaper:
     def empty(self) -> bool:
         return self._lines == 0
 
+    @property
+    def text(self) -> str:
+        """Everything emitted so far. Kept in pieces and joined when asked for: appending to one
+        string per token copies the whole text each time. A caller that reads it per token pays
+        that copy anyway; one that uses `feed`'s return value and `size` does not."""
+        if len(self._text) > 1:
+            self._text[:] = ["".join(self._text)]
+        return self._text[0] if self._text else ""
+
     def _emit(self, s: str) -> str:
-        self.text += s
+        if s:
+            self._text.append(s)
+            self.size += len(s)
         return s
 
     def _add(self, piece: str) -> str:
