@@ -23,13 +23,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
     parser.add_argument("--log-file", help="also write the log to this file")
     parser.add_argument("--log-level", default="info", choices=["error", "warning", "info", "debug"])
-    sub = parser.add_subparsers(dest="command", metavar="{check,demo,fake-server}")
+    sub = parser.add_subparsers(dest="command", metavar="{check,demo,recover,fake-server}")
 
     check = sub.add_parser("check", help="check the key, the base URL, the model and the balance")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
 
     demo = sub.add_parser("demo", help="explain a sample file against a built-in fake DeepSeek")
     demo.add_argument("file", nargs="?", help="a file to explain (default: a bundled sample)")
+
+    recover = sub.add_parser(
+        "recover", help="put back the original code of rewrites a crash interrupted (on disk)"
+    )
+    recover.add_argument("--list", action="store_true", help="only list what a crash interrupted")
+    recover.add_argument("ids", nargs="*", help="only these entries (ids from --list)")
 
     sub.add_parser(
         "fake-server",
@@ -51,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import run_demo
 
         return run_demo(args.file)
+    if args.command == "recover":
+        from .recover_cli import run_recover
+
+        return run_recover(list_only=args.list, ids=args.ids or None)
     if args.command == "fake-server":
         from .fake.__main__ import main as fake_main
 
@@ -82,8 +92,8 @@ def serve(args: argparse.Namespace) -> int:
     # Only LSP frames may reach stdout: hand pygls the real stdout, point print() at stderr.
     stdout = sys.stdout.buffer
     sys.stdout = sys.stderr
-    server.start_io(sys.stdin.buffer, stdout)
-    return 0
+    # Our own read loop: it survives bad frames, and the status says whether `shutdown` came first.
+    return server.serve_stdio(sys.stdin.buffer, stdout)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from .errors import DeepSeekError
+from .limits import too_many_jobs
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,10 @@ class Job:
         if content or reasoning:
             self.host.progress_report(self, "Writing…" if self.content else "Thinking…")
 
-    def review(self) -> None:
+    def review(self, **extra: Any) -> None:
         """A rewrite waiting for accept/reject: state `review`, not yet done."""
         self.state = "review"
-        self._send()
+        self._send(**extra)
 
     def finish(
         self,
@@ -133,12 +134,16 @@ Runner = Callable[[Job], Awaitable[None]]
 class JobRegistry:
     """Starts, finds and cancels jobs; remembers the last finished ones (hover, accept, status)."""
 
-    def __init__(self, host: JobHost, keep_finished: int = 64) -> None:
+    def __init__(
+        self, host: JobHost, keep_finished: int = 64, max_running: Callable[[], int | None] | None = None
+    ) -> None:
         self.host = host
         self._ids = itertools.count(1)
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._keep = keep_finished
         self._tasks: set[asyncio.Task[None]] = set()
+        # How many jobs may stream at once (`deepseek.maxConcurrentJobs`), read at each start.
+        self.max_running = max_running
 
     def start(
         self,
@@ -159,9 +164,15 @@ class JobRegistry:
             title=title,
             request_id=request_id,
         )
+        limit = self.max_running() if self.max_running is not None else None
+        streaming = sum(1 for j in self._jobs.values() if j.state == "streaming")
         self._jobs[job.id] = job
         self._trim()
-        job.task = asyncio.get_running_loop().create_task(self._run(job, runner), name=job.id)
+        work = self._run(job, runner)
+        if limit is not None and streaming >= limit:
+            work.close()  # never started: refused at once, on the next turn of the loop
+            work = self._refuse(job, too_many_jobs(streaming, limit))
+        job.task = asyncio.get_running_loop().create_task(work, name=job.id)
         self._tasks.add(job.task)
         job.task.add_done_callback(self._tasks.discard)
         return job
@@ -187,6 +198,11 @@ class JobRegistry:
         else:
             if job.state == "streaming":
                 job.finish("done")
+
+    async def _refuse(self, job: Job, err: DeepSeekError) -> None:
+        """End a job that may not run, after its command's response (a task, not a direct call)."""
+        job.finish("failed", error=err)
+        self.host.show_error(f"DeepSeek {job.kind} refused: {err.message}")
 
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)

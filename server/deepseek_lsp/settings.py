@@ -35,6 +35,32 @@ DEFAULT_PRICES: dict[str, dict[str, float]] = {
 }
 
 
+# Context windows in tokens, from DeepSeek's model list (shared/reference/deepseek-api.md): V3.x
+# `deepseek-chat`/`deepseek-reasoner` 128K, V4 models 1M. `deepseek.contextWindow` overrides.
+CONTEXT_WINDOWS: dict[str, int] = {
+    "deepseek-chat": 131_072,
+    "deepseek-reasoner": 131_072,
+    "deepseek-v4-flash": 1_000_000,
+    "deepseek-v4-pro": 1_000_000,
+    "deepseek-flash": 1_000_000,
+}
+# A model we do not know (a local server's, a new name) may have a small window: assume one,
+# so a request is refused here with advice rather than by the server with a bare 400.
+UNKNOWN_CONTEXT_WINDOW = 32_768
+
+
+def context_window_for(model: str, configured: int | None = None) -> int:
+    """The context window to respect for `model`: the setting, else the model's, else a small one."""
+    if configured:
+        return configured
+    if model in CONTEXT_WINDOWS:
+        return CONTEXT_WINDOWS[model]
+    name = model.lower()
+    if name.startswith("deepseek-") and ("v4" in name or "flash" in name):
+        return 1_000_000  # later V4 names (e.g. dated ones) keep V4's window
+    return UNKNOWN_CONTEXT_WINDOW
+
+
 class Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
@@ -75,6 +101,13 @@ class Settings(Model):
         default_factory=lambda: {k: Price(**v) for k, v in DEFAULT_PRICES.items()}
     )
     context_budget: int = Field(8000, ge=500, le=1_000_000)
+    # Limits, checked before anything is sent (see `limits.py`).
+    context_window: int | None = Field(None, ge=1024, le=100_000_000)  # None: the model's own
+    max_selection_chars: int = Field(200_000, ge=100, le=1_000_000_000)
+    max_concurrent_jobs: int = Field(8, ge=1, le=1000)
+    rewrite_max_tokens: int = Field(8192, ge=256, le=10_000_000)  # cap of a rewrite's max_tokens
+    # A rewrite stops when its text outgrows max(growth x original, original + 2000) characters.
+    rewrite_max_growth: float = Field(4.0, ge=1.0, le=1000.0)
     exclude_patterns: tuple[str, ...] = DEFAULT_EXCLUDES
     mask_secrets: bool = True
     log_level: Literal["error", "warning", "info", "debug"] = "info"

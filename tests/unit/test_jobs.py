@@ -103,3 +103,69 @@ async def test_review_state_is_not_done() -> None:
     assert host.sent[-1] == {**host.sent[-1], "state": "review", "done": False}
     job.finish("done")
     assert host.sent[-1]["done"] is True and [p["seq"] for p in host.sent] == [0, 1, 2]
+
+
+async def test_jobs_over_the_limit_are_refused_at_once() -> None:
+    host = Host()
+    limit = [2]
+    jobs = JobRegistry(host, max_running=lambda: limit[0])
+    hold = asyncio.Event()
+    ran: list[str] = []
+
+    async def run(job: Job) -> None:
+        ran.append(job.id)
+        await hold.wait()
+        job.finish("done")
+
+    first, second = jobs.start("explain", run), jobs.start("explain", run)
+    refused = jobs.start("explain", run)
+    assert refused.task is not None
+    await refused.task
+    assert refused.state == "failed" and refused.error is not None and refused.error.code == "bad_request"
+    assert "2 DeepSeek requests are already running" in refused.error.message
+    assert "deepseek.maxConcurrentJobs allows 2" in refused.error.message
+    assert host.errors == [f"DeepSeek explain refused: {refused.error.message}"]
+    assert refused.id not in ran and (refused.id, "begin") not in host.progress  # never started
+    assert [p["seq"] for p in host.sent if p["jobId"] == refused.id] == [0]  # one final notification
+
+    limit[0] = 3  # the setting is read at each start
+    third = jobs.start("explain", run)
+    hold.set()
+    for job in (first, second, third):
+        assert job.task is not None
+        await job.task
+        assert job.state == "done"
+
+
+async def test_jobs_in_review_do_not_count_against_the_limit() -> None:
+    host = Host()
+    jobs = JobRegistry(host, max_running=lambda: 1)
+
+    async def review(job: Job) -> None:
+        job.review()
+
+    async def done(job: Job) -> None:
+        job.finish("done")
+
+    waiting = jobs.start("rewrite", review)
+    assert waiting.task is not None
+    await waiting.task
+    assert waiting.state == "review"
+    job = jobs.start("explain", done)
+    assert job.task is not None
+    await job.task
+    assert job.state == "done"
+
+
+async def test_no_limit_by_default() -> None:
+    jobs = JobRegistry(Host())
+    hold = asyncio.Event()
+
+    async def run(job: Job) -> None:
+        await hold.wait()
+
+    started = [jobs.start("chat", run) for _ in range(50)]
+    assert len(jobs.running()) == 50
+    hold.set()
+    await asyncio.gather(*(j.task for j in started if j.task is not None))
+    assert all(j.state == "done" for j in started)

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import stat
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote
 
 from lsprotocol import types
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
+from .. import limits, tokens
 from ..context import BuiltContext, ContextRequest, DiagnosticInfo, DocumentSnapshot, build_context
 from ..positions import Pos, lsp_range
-from ..prompts import PromptContext
+from ..prompts import SYSTEM_PROMPT, PromptContext
+from ..settings import context_window_for
 
 if TYPE_CHECKING:
     from ..server import DeepSeekLanguageServer
@@ -29,8 +34,8 @@ class Args(BaseModel):
 
 
 class LspPosition(Args):
-    line: int
-    character: int
+    line: int = Field(ge=0)
+    character: int = Field(ge=0)
 
 
 class LspRange(Args):
@@ -54,7 +59,8 @@ class LspDiagnostic(Args):
 def parse_args(model: type[A], args: tuple[Any, ...], command: str) -> A:
     """One JSON object argument, validated; a bad one is a clear InvalidParams error."""
     if len(args) != 1 or not isinstance(args[0], dict):
-        raise JsonRpcInvalidParams(f"{command} takes one argument, an object")
+        got = f"{len(args)} arguments" if len(args) != 1 else f"a {_json_type(args[0])}"
+        raise JsonRpcInvalidParams(f"{command} takes one argument, an object; got {got}")
     try:
         return model.model_validate(args[0])
     except ValidationError as exc:
@@ -63,6 +69,16 @@ def parse_args(model: type[A], args: tuple[Any, ...], command: str) -> A:
             for e in exc.errors(include_input=False, include_url=False)
         )
         raise JsonRpcInvalidParams(f"{command}: invalid argument: {problems}") from None
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return {str: "string", int: "number", float: "number", list: "array"}.get(
+        type(value), type(value).__name__
+    )
 
 
 _SEVERITY = {1: "error", 2: "warning", 3: "information", 4: "hint"}
@@ -80,19 +96,50 @@ def content_changes(params: types.DidChangeTextDocumentParams) -> list[tuple[Pos
     return out
 
 
+MAX_DISK_BYTES = 16 * 1024 * 1024  # a document that is not open is read from disk up to this size
+
+
 def snapshot(ls: DeepSeekLanguageServer, uri: str) -> DocumentSnapshot:
-    doc = ls.workspace.get_text_document(uri)
-    try:
-        text = doc.source
-    except OSError as exc:
-        raise JsonRpcInvalidParams(f"cannot read {uri}: {exc.strerror}") from None
+    """The document as the editor has it; one that is not open is read from disk, but only a
+    regular `file:` of sane size (pygls would read any path, a FIFO or /dev/zero included,
+    on the event loop)."""
+    doc = ls.workspace.text_documents.get(unquote(uri))
+    if doc is not None:
+        return DocumentSnapshot(
+            uri=uri,
+            path=to_fs_path(uri),
+            language_id=doc.language_id or _guess_language(uri),
+            text=doc.source,
+            version=doc.version,
+        )
     return DocumentSnapshot(
-        uri=uri,
-        path=to_fs_path(uri),
-        language_id=doc.language_id or _guess_language(uri),
-        text=text,
-        version=doc.version,
+        uri=uri, path=to_fs_path(uri), language_id=_guess_language(uri), text=_read_closed(uri)
     )
+
+
+def _read_closed(uri: str) -> str:
+    path = to_fs_path(uri) if uri.startswith("file:") else None
+    advice = "Open it in the editor first."
+    if not path:
+        raise JsonRpcInvalidParams(
+            f"{uri!r} is not open, and only file: URIs can be read from disk. {advice}"
+        )
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise JsonRpcInvalidParams(f"{uri} is not open and is not a regular file. {advice}")
+        if info.st_size > MAX_DISK_BYTES:
+            raise JsonRpcInvalidParams(
+                f"{uri} is not open and is {info.st_size:,} bytes on disk, over the "
+                f"{MAX_DISK_BYTES:,} read from disk. {advice}"
+            )
+        with open(path, "rb") as f:
+            data = f.read(MAX_DISK_BYTES + 1)
+    except OSError as exc:
+        raise JsonRpcInvalidParams(
+            f"{uri} is not open and cannot be read: {exc.strerror}. {advice}"
+        ) from None
+    return data.decode("utf-8", errors="replace")
 
 
 def _guess_language(uri: str) -> str:
@@ -157,6 +204,15 @@ def workspace_root(ls: DeepSeekLanguageServer) -> str | None:
     return ls.workspace.root_path or None
 
 
+def _display(doc: DocumentSnapshot, root: str | None) -> str:
+    """A document's name as the user knows it: relative to the workspace when inside it."""
+    if doc.path and root:
+        rel = os.path.relpath(doc.path, root)
+        if not rel.startswith(".."):
+            return rel
+    return doc.path or doc.uri
+
+
 async def gather_context(
     ls: DeepSeekLanguageServer,
     action: str,
@@ -164,9 +220,19 @@ async def gather_context(
     start: int,
     end: int,
     diagnostics: tuple[DiagnosticInfo, ...] = (),
+    reply_tokens: int | None = None,
 ) -> tuple[PromptContext, BuiltContext]:
-    """Build the context off the event loop (large files must never stall streaming)."""
+    """Build the context off the event loop (large files must never stall streaming).
+
+    Every feature passes here before it asks DeepSeek, so the size limits live here: a selection
+    (or whole document) over `deepseek.maxSelectionChars`, or a prompt over the model's context
+    window, fails the job with `bad_request` before any byte is sent. `reply_tokens` is the
+    request's `max_tokens` when the caller knows it; else the most the action may ask for.
+    """
     s = ls.services.settings
+    whole = start == 0 and end == len(doc.text) and end > 0
+    what = f"file {_display(doc, workspace_root(ls))}" if whole else "selection"
+    limits.check_selection(end - start, s.max_selection_chars, what)
     req = ContextRequest(
         action=action,
         document=doc,
@@ -180,6 +246,16 @@ async def gather_context(
         mask_secrets=s.mask_secrets,
     )
     built = await asyncio.to_thread(build_context, req)
+    model = await ls.services.model()
+    window = context_window_for(model, s.context_window)
+    if reply_tokens is not None:
+        reply = reply_tokens
+    elif action == "rewrite":
+        reply = limits.rewrite_reserve(s.rewrite_max_tokens, s.max_tokens)
+    else:
+        reply = limits.reply_reserve(window, s.max_tokens)
+    prompt_tokens = built.tokens + tokens.count_tokens(SYSTEM_PROMPT) + limits.PROMPT_OVERHEAD
+    limits.check_prompt(prompt_tokens, reply, window, model, configured=s.context_window is not None)
     if built.omitted:
         log.info("context for %s (%s) left out: %s", built.path, action, "; ".join(built.omitted))
     rng = lsp_range(doc.text, start, end, ls.encoding)
