@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from deepseek_lsp.rewrite.journal import Entry, Journal, journal_dir, locate
-from deepseek_lsp.rewrite.limits import output_bound
-from deepseek_lsp.settings import Settings
 from deepseek_lsp.syntax import new_error
 
 BEFORE = "import os\n\n\nclass Box:\n"
@@ -66,20 +64,6 @@ def test_locate_refuses_what_it_cannot_tell() -> None:
 def test_journal_dir_follows_the_environment(tmp_path: Path) -> None:
     assert journal_dir({"DEEPSEEK_LSP_STATE_DIR": str(tmp_path)}) == tmp_path / "journal"
     assert journal_dir({"DEEPSEEK_LSP_DATA_DIR": str(tmp_path)}) == tmp_path / "journal"
-
-
-def test_output_bound_from_the_selection() -> None:
-    settings = Settings()
-    small = output_bound(settings, ORIGINAL, "refactor")
-    assert 1024 < small.max_tokens < 1200
-    assert small.max_chars == len(ORIGINAL) + 2000
-    big = output_bound(settings, ORIGINAL * 2000, "refactor")
-    assert big.max_tokens == settings.rewrite_max_tokens  # capped
-    assert big.max_chars == 4 * len(ORIGINAL) * 2000
-    asked = output_bound(settings, ORIGINAL, "refactor", "implement it")
-    assert asked.max_tokens == settings.rewrite_max_tokens
-    assert output_bound(settings, ORIGINAL, "tests").max_tokens > small.max_tokens
-    assert "deepseek.rewriteMaxGrowth" in small.exceeded(99_999).message
 
 
 def test_new_syntax_error() -> None:

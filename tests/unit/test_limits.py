@@ -8,10 +8,11 @@ from deepseek_lsp.errors import DeepSeekError
 from deepseek_lsp.limits import (
     check_prompt,
     check_selection,
+    output_bound,
     reply_reserve,
-    rewrite_reserve,
     too_many_jobs,
 )
+from deepseek_lsp.settings import Settings
 
 
 def test_selection_over_the_limit_names_size_limit_and_setting() -> None:
@@ -42,8 +43,9 @@ def test_reply_sizes() -> None:
     assert reply_reserve(1_000_000, None) == 8192
     assert reply_reserve(32_768, None) == 4096
     assert reply_reserve(32_768, 1000) == 1000  # deepseek.maxTokens when set
-    assert rewrite_reserve(8192, None) == 8192  # deepseek.rewriteMaxTokens
-    assert rewrite_reserve(8192, 2000) == 2000  # or deepseek.maxTokens when lower
+    code = "x = compute(1)\n" * 5000
+    assert output_bound(Settings(), code, "refactor").max_tokens == 8192  # deepseek.rewriteMaxTokens
+    assert output_bound(Settings(max_tokens=2000), code, "refactor").max_tokens == 2000  # or maxTokens
 
 
 def test_too_many_jobs_says_how_many_and_what_to_do() -> None:
@@ -54,3 +56,20 @@ def test_too_many_jobs_says_how_many_and_what_to_do() -> None:
     )
     assert "cancel" in err.message and "raise the setting" in err.message
     assert too_many_jobs(1, 1).message.startswith("1 DeepSeek request is already running")
+
+
+SELECTION = "    def size(self):\n        return len(self.items)\n"
+
+
+def test_output_bound_from_the_selection() -> None:
+    settings = Settings()
+    small = output_bound(settings, SELECTION, "refactor")
+    assert 1024 < small.max_tokens < 1200
+    assert small.max_chars == len(SELECTION) + 2000
+    big = output_bound(settings, SELECTION * 2000, "refactor")
+    assert big.max_tokens == settings.rewrite_max_tokens  # capped
+    assert big.max_chars == 4 * len(SELECTION) * 2000
+    asked = output_bound(settings, SELECTION, "refactor", "implement it")
+    assert asked.max_tokens == settings.rewrite_max_tokens
+    assert output_bound(settings, SELECTION, "tests").max_tokens > small.max_tokens
+    assert "deepseek.rewriteMaxGrowth" in small.exceeded(99_999).message

@@ -248,12 +248,7 @@ async def gather_context(
     built = await asyncio.to_thread(build_context, req)
     model = await ls.services.model()
     window = context_window_for(model, s.context_window)
-    if reply_tokens is not None:
-        reply = reply_tokens
-    elif action == "rewrite":
-        reply = limits.rewrite_reserve(s.rewrite_max_tokens, s.max_tokens)
-    else:
-        reply = limits.reply_reserve(window, s.max_tokens)
+    reply = reply_tokens if reply_tokens is not None else limits.reply_reserve(window, s.max_tokens)
     prompt_tokens = built.tokens + tokens.count_tokens(SYSTEM_PROMPT) + limits.PROMPT_OVERHEAD
     limits.check_prompt(prompt_tokens, reply, window, model, configured=s.context_window is not None)
     if built.omitted:

@@ -22,14 +22,13 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from .. import errors, syntax
+from .. import errors, limits, syntax
 from ..client import StreamResult
 from ..context import DiagnosticInfo, DocumentSnapshot
 from ..errors import DeepSeekError
 from ..jobs import Job
 from ..payload import chat_body, is_thinking
 from ..prompts import PromptContext
-from ..rewrite import limits
 from ..rewrite import prompts as rp
 from ..rewrite.code_stream import PROSE_LANGUAGES, CodeStream
 from ..rewrite.indent import Layout, Shaper, insert_layout, insertion_after_block, replace_layout
@@ -209,7 +208,8 @@ class RewriteFeature:
         ls, job, session = self.ls, rw.job, rw.session
         keep_tracking = False
         try:
-            ctx, built = await gather_context(ls, "rewrite", doc, start, end, diags)
+            bound = limits.output_bound(ls.services.settings, doc.text[start:end], action, instruction)
+            ctx, built = await gather_context(ls, "rewrite", doc, start, end, diags, bound.max_tokens)
             if built.excluded:
                 raise DeepSeekError(
                     "bad_request",
@@ -233,14 +233,13 @@ class RewriteFeature:
                 tests_module=target.module,
             )
             shaper = Shaper(target.layout)
-            bound = limits.output_bound(ls.services.settings, doc.text[start:end], action, instruction)
 
             def on_code(code: str) -> None:
-                shaper.feed(code)
-                if not shaper.empty:
-                    if len(shaper.text) > bound.max_chars:
-                        raise bound.exceeded(len(shaper.text))  # closes the stream: stops the bill
-                    session.set_target(shaper.text, lines=code.count("\n"))
+                delta = shaper.feed(code)  # append-only: O(code) per token, never the whole text
+                if shaper.size > bound.max_chars:
+                    raise bound.exceeded(shaper.size)  # closes the stream: stops the bill
+                if not shaper.empty:  # nothing before the first code: the original stays
+                    session.extend(delta, lines=code.count("\n"))
 
             await self._journal(rw)
             session.start()
@@ -251,8 +250,8 @@ class RewriteFeature:
                     "bad_request",
                     "The model answered without any code; your text is unchanged. Retry, or rephrase the instruction.",
                 )
-            if len(shaper.text) > bound.max_chars:
-                raise bound.exceeded(len(shaper.text))
+            if shaper.size > bound.max_chars:
+                raise bound.exceeded(shaper.size)
             if result.finish_reason == "length":
                 raise DeepSeekError(
                     "truncated",

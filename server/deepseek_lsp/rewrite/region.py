@@ -1,8 +1,9 @@
 """The document as the client has it, and where the rewritten region stands in it now.
 
 The client is the only source of truth: its `didChange` events are replayed here in order on
-a private copy of the text (LSP line semantics, any position encoding), so pygls's own copy and
-its `str.splitlines` quirks do not matter. An edit we sent counts as applied only once the
+a private copy of the text (LSP line semantics, any position encoding), so pygls's own copy
+does not matter. The copy is a `positions.Text`, so replaying a keystroke costs O(change),
+not a copy of the document and a rescan of its line ends. An edit we sent counts as applied only once the
 client's `didChange` shows it; a client may report it in another shape (Neovim sends the
 minimal diff), so an event is recognised as ours by its effect on the text, not its form.
 
@@ -12,10 +13,12 @@ latches `broken`: the job must stop and leave the user's text alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
-from ..positions import Encoding, Pos, line_starts, to_offset, to_pos
+from ..positions import Encoding, Pos, Text, common_ends
+
+_common_ends = common_ends  # (the name the tests know)
 
 
 class Outcome(Enum):
@@ -40,48 +43,57 @@ class Edit:
     dead: bool = False  # it can no longer apply (the user's change bumped the version first)
 
 
-@dataclass
 class Region:
     """A private copy of one document and one region in it, kept in step with the client."""
 
-    text: str
-    version: int | None
-    start: int
-    end: int
-    broken: bool = False  # the user edited inside the region
-    pending: Edit | None = None
-    _starts: tuple[str, list[int]] | None = field(default=None, repr=False)
+    def __init__(
+        self,
+        text: str,
+        version: int | None,
+        start: int,
+        end: int,
+        broken: bool = False,
+        pending: Edit | None = None,
+    ) -> None:
+        self.doc = Text(text)
+        self.version = version
+        self.start = start
+        self.end = end
+        self.broken = broken  # the user edited inside the region
+        self.pending = pending
+
+    def __repr__(self) -> str:
+        return (
+            f"Region(version={self.version!r}, start={self.start}, end={self.end}, "
+            f"broken={self.broken}, pending={self.pending!r}, current={self.current!r})"
+        )
+
+    @property
+    def text(self) -> str:
+        """The whole document (joined on demand: prefer `current` and `doc`)."""
+        return str(self.doc)
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self.doc = Text(value)
 
     @property
     def current(self) -> str:
-        return self.text[self.start : self.end]
+        return self.doc.slice(self.start, self.end)
 
     def lsp_range(self, encoding: Encoding) -> dict[str, dict[str, int]]:
         """Where the region stands now, as a JSON LSP range."""
         return self.range_of(self.start, self.end, encoding)
 
     def range_of(self, start: int, end: int, encoding: Encoding) -> dict[str, dict[str, int]]:
-        starts = self.starts()
-        a = to_pos(self.text, start, encoding, starts)
-        b = to_pos(self.text, end, encoding, starts)
-        return {
-            "start": {"line": a.line, "character": a.character},
-            "end": {"line": b.line, "character": b.character},
-        }
-
-    def starts(self) -> list[int]:
-        """Line starts of the current text, computed once per text (large files: ms each)."""
-        cached = self._starts
-        if cached is None or cached[0] is not self.text:
-            cached = self._starts = (self.text, line_starts(self.text))
-        return cached[1]
+        return self.doc.lsp_range(start, end, encoding)
 
     def edit_to(self, target: str) -> Edit | None:
         """The smallest edit that turns the region into `target` (None when it already is)."""
         shown = self.current
         if shown == target:
             return None
-        p, s = _common_ends(shown, target)
+        p, s = common_ends(shown, target)
         rel_end = len(shown) - s
         return Edit(
             rel_start=p,
@@ -106,20 +118,51 @@ class Region:
         """
         edit = self.pending
         if len(changes) > 1 and edit is not None and not edit.seen and not edit.dead:
-            text = self.text
-            for change in changes:
-                a, b, t = _locate(text, change, encoding)
-                text = text[:a] + t + text[b:]
-            a, b, t = _diff(self.text, text)
+            a, b, t = self._effect(changes, encoding)
             if self._same_effect(a, b, t, edit):
                 self.version = version
                 return [self.apply(a, b, t)]
         outcomes = []
         for change in changes:
-            starts = self.starts() if not isinstance(change, str) else None
-            outcomes.append(self.apply(*_locate(self.text, change, encoding, starts)))
+            parts = self._whole(change) if isinstance(change, str) else [_locate(self.doc, change, encoding)]
+            outcomes += [self.apply(*part) for part in parts]
         self.version = version
         return outcomes
+
+    def _whole(self, new: str) -> list[tuple[int, int, str]]:
+        """A whole-document change as range changes, kept out of the region while its text is
+        still there: a plain prefix/suffix diff can put a change next to it into it ("aab" ->
+        "ab"), and a client with full sync sends one text for edits on both sides of it. Those
+        come back as two changes, the one after the region first."""
+        old = self.text
+        a, b, t = _diff(old, new)
+        if b <= self.start or a >= self.end or self.start == self.end:
+            return [(a, b, t)]
+        shown = old[self.start : self.end]
+        lo, hi = min(a, self.start), len(new) - min(len(old) - b, len(old) - self.end)
+        x = new.find(shown, lo, hi)
+        if x < 0:
+            return [(a, b, t)]  # its text changed: that is a change inside it
+        ea, eb, et = _diff(old[self.end :], new[x + len(shown) :])
+        ba, bb, bt = _diff(old[: self.start], new[:x])
+        return [(self.end + ea, self.end + eb, et), (ba, bb, bt)]
+
+    def _effect(self, changes: list[tuple[Pos, Pos, str] | str], encoding: Encoding) -> tuple[int, int, str]:
+        """Several changes in a row as one: text[a:b] became t (on a copy-on-write clone)."""
+        scratch = self.doc.clone()
+        lo = hi_old = hi_new = -1  # the window [lo, hi_old) of the text became scratch[lo:hi_new]
+        for change in changes:
+            a, b, t = _locate(scratch, change, encoding)
+            scratch.replace(a, b, t)
+            if lo < 0:
+                lo, hi_old, hi_new = a, b, b
+            lo = min(lo, a)  # the text before the window is as it was
+            if b > hi_new:  # and so is the text after it
+                hi_old, hi_new = hi_old + b - hi_new, b
+            hi_new += len(t) - (b - a)
+        old, new = self.doc.slice(lo, hi_old), scratch.slice(lo, hi_new)
+        p, s = common_ends(old, new)
+        return lo + p, hi_old - s, new[p : len(new) - s]
 
     def apply(self, a: int, b: int, t: str) -> Outcome:
         """Replay one change: text[a:b] became t."""
@@ -127,13 +170,13 @@ class Region:
         if edit is not None and not edit.seen and not edit.dead and self._same_effect(a, b, t, edit):
             shown = self.current
             new = shown[: edit.rel_start] + edit.text + shown[edit.rel_end :]
-            self.text = self.text[:a] + t + self.text[b:]
+            self.doc.replace(a, b, t)
             self.end = self.start + len(new)
             edit.seen = True
             return Outcome.OURS
         if edit is not None and not edit.seen:
             edit.dead = True  # the version moved on under it: a versioned client drops it
-        self.text = self.text[:a] + t + self.text[b:]
+        self.doc.replace(a, b, t)
         delta = len(t) - (b - a)
         if b <= self.start:  # typing right at its start counts as before it
             self.start += delta
@@ -150,44 +193,20 @@ class Region:
         if len(t) - (b - a) != len(edit.text) - (eb - ea):
             return False
         lo, hi = min(a, ea), max(b, eb)
-        m = self.text
-        return m[lo:a] + t + m[b:hi] == m[lo:ea] + edit.text + m[eb:hi]
+        m = self.doc.slice(lo, hi)
+        return m[: a - lo] + t + m[b - lo :] == m[: ea - lo] + edit.text + m[eb - lo :]
 
 
-def _locate(
-    text: str, change: tuple[Pos, Pos, str] | str, encoding: Encoding, starts: list[int] | None = None
-) -> tuple[int, int, str]:
+def _locate(text: Text, change: tuple[Pos, Pos, str] | str, encoding: Encoding) -> tuple[int, int, str]:
     """One LSP content change as `text[a:b]` becoming `t`."""
     if isinstance(change, str):
-        return _diff(text, change)
-    a = to_offset(text, change[0], encoding, starts)
-    b = to_offset(text, change[1], encoding, starts)
+        return _diff(str(text), change)
+    a = text.offset(change[0], encoding)
+    b = text.offset(change[1], encoding)
     return min(a, b), max(a, b), change[2]
 
 
 def _diff(old: str, new: str) -> tuple[int, int, str]:
     """A whole-document change as one range change (common prefix and suffix trimmed)."""
-    p, s = _common_ends(old, new)
+    p, s = common_ends(old, new)
     return p, len(old) - s, new[p : len(new) - s]
-
-
-def _common_ends(a: str, b: str) -> tuple[int, int]:
-    """Lengths of the common prefix and of the common suffix after it, compared in blocks."""
-    limit = min(len(a), len(b))
-    p = _run(a, b, 0, limit, 1)
-    s = _run(a, b, 0, limit - p, -1)
-    return p, s
-
-
-def _run(a: str, b: str, start: int, limit: int, direction: int, block: int = 256) -> int:
-    """How many characters match from the front (direction 1) or the back (-1)."""
-    n = start
-    while n + block <= limit and _piece(a, n, block, direction) == _piece(b, n, block, direction):
-        n += block
-    while n < limit and _piece(a, n, 1, direction) == _piece(b, n, 1, direction):
-        n += 1
-    return n
-
-
-def _piece(s: str, n: int, k: int, direction: int) -> str:
-    return s[n : n + k] if direction > 0 else s[len(s) - n - k : len(s) - n]

@@ -67,7 +67,7 @@ class Session:
         self.confirm_timeout = confirm_timeout
         self.max_failures = max_failures
         self.clock = clock
-        self.target: str | None = None  # nothing to show yet: the original stays
+        self._target: list[str] | None = None  # in pieces; None: nothing to show, the original stays
         self.lines = 0
         self.final = False
         self.edits = 0  # edits the client applied
@@ -87,6 +87,25 @@ class Session:
         self._changed.set()
         self._wake.set()
 
+    @property
+    def target(self) -> str | None:
+        """The text the region should hold, joined once per edit rather than once per token."""
+        pieces = self._target
+        if pieces is None:
+            return None
+        if len(pieces) != 1:
+            pieces[:] = ["".join(pieces)]
+        return pieces[0]
+
+    def extend(self, delta: str, *, lines: int) -> None:
+        """Streaming: the target grows by `delta` (O(delta), however long the text already is)."""
+        if self._target is None:
+            self._target = []
+        self._target.append(delta)
+        self.lines += lines
+        self._rev += 1
+        self._wake.set()
+
     def set_target(self, text: str, *, final: bool = False, lines: int | None = None) -> None:
         """The text the region should hold; while streaming it only grows.
 
@@ -99,7 +118,7 @@ class Session:
             added = text[len(old) :] if text.startswith(old) else text
             lines = added.count("\n") + added.count("\r") - added.count("\r\n")
         self.lines += lines
-        self.target = text
+        self._target = [text]
         self._rev += 1
         self.final = self.final or final
         self._wake.set()
