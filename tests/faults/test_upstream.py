@@ -312,11 +312,6 @@ async def test_lone_surrogate_in_document_explain(start: Start, fake: FakeDeepSe
     assert client.errors_shown() == []
 
 
-@pytest.mark.xfail(
-    reason="chat/store.py cannot store the turn: sqlite3 raises UnicodeEncodeError on the "
-    "surrogate (chat is not the upstream helper's to fix; see the report)",
-    strict=True,
-)
 async def test_lone_surrogate_in_document_chat(start: Start, fake: FakeDeepSeek, py_uri: str) -> None:
     fake.enqueue(Reply(content=["Hello."]))
     client = await start(init_options=MODEL)

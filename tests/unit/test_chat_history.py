@@ -63,8 +63,9 @@ def test_error_recognition() -> None:
 def test_context_limits() -> None:
     assert history.context_limit("deepseek-chat") == 131_072
     assert history.context_limit("deepseek-v4-pro") == 1_000_000
-    assert history.context_limit("something-new") == history.DEFAULT_LIMIT
-    assert history.context_limit("deepseek-chat", {"deepseek-chat": 2000}) == 2000
+    assert history.context_limit("something-new") == 32_768  # unknown: assume a small window
+    assert history.context_limit("deepseek-chat", {"deepseek-chat": 2000}) == 2000  # learned
+    assert history.context_limit("deepseek-chat", {"deepseek-chat": 2000}, 50_000) == 50_000  # the setting
 
 
 def test_clear_starts_a_fresh_history() -> None:

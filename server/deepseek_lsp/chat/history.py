@@ -15,18 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import limits
+from ..settings import context_window_for
 from .store import BOUNDARIES, RESET, SUMMARY, Message
 
 # Known context windows (tokens). Unknown names get the smallest, so they compact early rather
 # than fail; a 400 that names the real limit teaches it (see `limit_from_error`).
-CONTEXT_LIMITS: dict[str, int] = {
-    "deepseek-chat": 131_072,
-    "deepseek-reasoner": 131_072,
-    "deepseek-v4-flash": 1_000_000,
-    "deepseek-v4-pro": 1_000_000,
-    "deepseek-flash": 1_000_000,
-}
-DEFAULT_LIMIT = 131_072
 COMPACT_AT = 0.8  # share of (limit - reply reserve) that triggers compaction
 MAX_MESSAGE_SHARE = 0.6  # a single message (with attachments) may not take more of the window
 KEEP_SHARE = 0.25  # share of the window the newest verbatim turns may keep after compaction
@@ -106,19 +100,12 @@ def limit_from_error(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def context_limit(model: str, learned: dict[str, int] | None = None) -> int:
-    if learned and model in learned:
+def context_limit(model: str, learned: dict[str, int] | None = None, configured: int | None = None) -> int:
+    """`deepseek.contextWindow`, else what the server told us (a 400 naming the limit), else the
+    model's default (`settings.context_window_for`, one table for every feature)."""
+    if not configured and learned and model in learned:
         return learned[model]
-    if model in CONTEXT_LIMITS:
-        return CONTEXT_LIMITS[model]
-    if "v4" in model or model.startswith("deepseek-flash"):
-        return 1_000_000
-    return DEFAULT_LIMIT
-
-
-def reply_reserve(limit: int, max_tokens: int | None) -> int:
-    """Room left for the reply when judging whether the prompt still fits."""
-    return max_tokens if max_tokens else min(8192, limit // 8)
+    return context_window_for(model, configured)
 
 
 def estimate_tokens(text: str) -> int:
@@ -157,7 +144,7 @@ def prompt_estimate(system: str, rows: Sequence[Message], user_content: str) -> 
 
 
 def needs_compaction(estimate: int, limit: int, max_tokens: int | None) -> bool:
-    return estimate > COMPACT_AT * (limit - reply_reserve(limit, max_tokens))
+    return estimate > COMPACT_AT * (limit - limits.reply_reserve(limit, max_tokens))
 
 
 @dataclass(frozen=True)

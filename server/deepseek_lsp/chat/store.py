@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from ..tokens import replace_surrogates
+
 log = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "DEEPSEEK_LSP_DATA_DIR"
@@ -778,6 +780,11 @@ class ChatStore:
         meta: dict[str, Any] | None,
     ) -> int:
         now = time.time()
+        # SQLite stores UTF-8, which has no lone surrogates (a document may hold one): the stored
+        # copy gets U+FFFD, as the copy sent to the model does; the document keeps its own.
+        content = replace_surrogates(content)
+        display = replace_surrogates(display) if display is not None else None
+        reasoning = replace_surrogates(reasoning) if reasoning is not None else None
         cur = db.execute(
             "INSERT INTO messages (session_id, turn, role, content, display, reasoning, tool_calls,"
             " status, in_context, model, usage, meta, created)"

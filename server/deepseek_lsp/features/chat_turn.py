@@ -90,7 +90,7 @@ async def _run_turn(
         for problem in problems:
             job.emit(notice=problem)
 
-        limit = history.context_limit(model, state.learned_limits)
+        limit = history.context_limit(model, state.learned_limits, ls.services.settings.context_window)
         max_tokens = ls.services.settings.max_tokens
         check_size(content, model, limit)
         if history.needs_compaction(history.prompt_estimate(SYSTEM, rows, content), limit, max_tokens):
@@ -401,7 +401,7 @@ async def local_command(
             sid,
             rows,
             model,
-            history.context_limit(model, state.learned_limits),
+            history.context_limit(model, state.learned_limits, ls.services.settings.context_window),
             forced=True,
         )
         reply = "Done." if len(rows) != before else ""
