@@ -44,3 +44,8 @@ def test_range_helpers() -> None:
         "start": {"line": 1, "character": 0},
         "end": {"line": 1, "character": 2},
     }
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
+def test_a_negative_character_is_the_line_start(encoding: str) -> None:
+    assert to_offset(TEXT, Pos(1, -3), encoding) == TEXT.index("中")  # type: ignore[arg-type]

@@ -118,3 +118,19 @@ def test_a_split_event_that_is_not_ours_is_judged_change_by_change() -> None:
     changes: list[tuple[Pos, Pos, str] | str] = [(Pos(0, 0), Pos(0, 0), "# "), (Pos(1, 2), Pos(1, 2), "x")]
     assert r.apply_lsp(changes, 2, "utf-16") == [Outcome.BEFORE, Outcome.INSIDE]
     assert r.broken
+
+
+def test_a_whole_document_beside_the_region_stays_out_of_it() -> None:
+    """A plain diff of "aab" -> "ab" deletes the region's first "a"; the region's text is still
+    there, so it is read as a change before it (full-sync clients send whole texts)."""
+    r = Region("aab", 1, 1, 3)
+    assert r.apply_lsp(["ab"], 2, "utf-16") == [Outcome.BEFORE]
+    assert (r.start, r.end, r.current, r.broken) == (0, 2, "ab", False)
+    r = region()  # edits on both sides in one whole text: two changes, the later one first
+    assert r.apply_lsp([DOC.replace("head", "HEAD!").replace("tail", "tail?")], 2, "utf-8") == [
+        Outcome.AFTER,
+        Outcome.BEFORE,
+    ]
+    assert r.current == "old code" and r.text == "HEAD!\nold code\ntail?\n" and not r.broken
+    assert r.apply_lsp([r.text.replace("old", "new")], 3, "utf-8") == [Outcome.INSIDE]
+    assert r.broken

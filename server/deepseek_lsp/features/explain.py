@@ -11,12 +11,12 @@ from urllib.parse import unquote
 from lsprotocol import types
 
 from .. import prompts
+from ..documents import Document, changes_for
 from ..errors import DeepSeekError
 from ..jobs import Job
-from ..positions import Pos, lsp_range
-from ..rewrite.region import Region
+from ..positions import Pos, Span, lsp_range
 from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
-from .common import Args, LspRange, content_changes, context_note, gather_context, parse_args, snapshot
+from .common import Args, LspRange, context_note, gather_context, parse_args, snapshot
 
 COMMAND = "deepseek.explain"
 
@@ -69,7 +69,7 @@ def start_explain(ls: DeepSeekLanguageServer, uri: str, rng: types.Range) -> Job
         title="DeepSeek: Explain",
         request_id=ls.protocol.msg_id,
     )
-    _follow(ls, job, Region(text=doc.text, version=doc.version, start=start, end=end))
+    _follow(ls, job, start, end)
     return job
 
 
@@ -78,23 +78,43 @@ _Listener = Callable[[types.DidChangeTextDocumentParams], None]
 _followers: weakref.WeakKeyDictionary[DeepSeekLanguageServer, list[_Listener]] = weakref.WeakKeyDictionary()
 
 
-def _follow(ls: DeepSeekLanguageServer, job: Job, region: Region) -> None:
-    """Keep `job.range` in the document's current coordinates as the user edits."""
+def _follow(ls: DeepSeekLanguageServer, job: Job, start: int, end: int) -> None:
+    """Keep `job.range` in the document's current coordinates as the user edits.
+
+    The range follows the offsets pygls's document recorded for each didChange (O(1) each, no
+    copy of the text): typing in a large file with explanations open stays cheap.
+    """
     uri = unquote(job.uri or "")
+    doc = ls.workspace.text_documents.get(uri)
+    if not isinstance(doc, Document):
+        return  # not open: no didChange will move it
+    span = Span(doc.text, start, end, ls.encoding)
+    job.range = span.range
 
     def listener(params: types.DidChangeTextDocumentParams) -> None:
         if unquote(params.text_document.uri) != uri:
             return
-        region.apply_lsp(content_changes(params), params.text_document.version, ls.encoding)
-        job.range = region.lsp_range(ls.encoding)
+        found = changes_for(ls.workspace, params)
+        if found is None:
+            return
+        if found[0] is not doc:  # closed and opened again: its old offsets mean nothing now
+            _unfollow(ls, listener)
+            return
+        span.follow(doc.text, found[1])
+        job.range = span.range
 
     ls.change_listeners.append(listener)
     followers = _followers.setdefault(ls, [])
     followers.append(listener)
     while len(followers) > FOLLOWED:
-        old = followers.pop(0)
-        with contextlib.suppress(ValueError):
-            ls.change_listeners.remove(old)
+        _unfollow(ls, followers[0])
+
+
+def _unfollow(ls: DeepSeekLanguageServer, listener: _Listener) -> None:
+    with contextlib.suppress(ValueError):
+        _followers.get(ls, []).remove(listener)
+    with contextlib.suppress(ValueError):
+        ls.change_listeners.remove(listener)
 
 
 def _line_span(text: str, offset: int) -> tuple[int, int]:

@@ -139,13 +139,18 @@ class Region:
         if b <= self.start or a >= self.end or self.start == self.end:
             return [(a, b, t)]
         shown = old[self.start : self.end]
-        lo, hi = min(a, self.start), len(new) - min(len(old) - b, len(old) - self.end)
-        x = new.find(shown, lo, hi)
-        if x < 0:
-            return [(a, b, t)]  # its text changed: that is a change inside it
+        moved = self.start + len(new) - len(old)  # where it stands if only text before it changed
+        for x in (moved, self.start):
+            if x >= 0 and new[x : x + len(shown)] == shown:
+                break
+        else:
+            x = new.find(shown)
+            if x < 0:
+                return [(a, b, t)]  # its text changed: that is a change inside it
         ea, eb, et = _diff(old[self.end :], new[x + len(shown) :])
         ba, bb, bt = _diff(old[: self.start], new[:x])
-        return [(self.end + ea, self.end + eb, et), (ba, bb, bt)]
+        parts = [(self.end + ea, self.end + eb, et), (ba, bb, bt)]
+        return [p for p in parts if p[0] != p[1] or p[2]] or [(a, b, t)]
 
     def _effect(self, changes: list[tuple[Pos, Pos, str] | str], encoding: Encoding) -> tuple[int, int, str]:
         """Several changes in a row as one: text[a:b] became t (on a copy-on-write clone)."""
