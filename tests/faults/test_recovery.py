@@ -30,6 +30,21 @@ async def start_rewrite(client: Client, uri: str, **extra: str) -> str:
     return (await client.command("deepseek.rewrite", arg))["jobId"]
 
 
+async def crash_mid_rewrite(fake: FakeDeepSeek, data: Path, root: Path, uri: str) -> str:
+    """A server killed (SIGKILL) with the model's half-written code in the document; returns
+    that document text, as the editor still holds it."""
+    fake.enqueue(Reply(code=MODEL_CODE * 3, delay=0.01, hang_after=3, release=asyncio.Event()))
+    doomed = await Client.start(server_env(fake, data), root=str(root))
+    doomed.open(uri, DOC)
+    await start_rewrite(doomed, uri)
+    await doomed.wait_for(lambda: doomed.docs[uri].text != DOC, what="a first edit")
+    await doomed.wait_for(lambda: doomed.in_flight == 0, what="the edit answered")
+    half_written = doomed.docs[uri].text
+    doomed.proc.kill()  # no cleanup of any kind
+    await doomed.proc.wait()
+    return half_written
+
+
 async def test_journal_is_written_before_the_first_edit_and_removed_after(
     start: Start, fake: FakeDeepSeek, py_uri: str, tmp_path: Path
 ) -> None:
@@ -53,16 +68,7 @@ async def test_crash_mid_rewrite_then_recover(
     """kill -9 with the model's half-written code in the document; the next server puts the
     original back through the editor, checked, when asked."""
     data = tmp_path / "data"
-    release = asyncio.Event()
-    fake.enqueue(Reply(code=MODEL_CODE * 3, delay=0.01, hang_after=3, release=release))
-    doomed = await Client.start(server_env(fake, data), root=str(tmp_path))
-    doomed.open(py_uri, DOC)
-    await start_rewrite(doomed, py_uri)
-    await doomed.wait_for(lambda: doomed.docs[py_uri].text != DOC, what="a first edit")
-    await doomed.wait_for(lambda: doomed.in_flight == 0, what="the edit answered")
-    half_written = doomed.docs[py_uri].text
-    doomed.proc.kill()  # SIGKILL: no cleanup of any kind
-    await doomed.proc.wait()
+    half_written = await crash_mid_rewrite(fake, data, tmp_path, py_uri)
     assert len(journal(data)) == 1
 
     client = await start()
@@ -93,16 +99,7 @@ async def test_recover_when_the_user_edited_around_it(
     start: Start, fake: FakeDeepSeek, py_uri: str, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    release = asyncio.Event()
-    fake.enqueue(Reply(code=MODEL_CODE * 3, delay=0.01, hang_after=3, release=release))
-    doomed = await Client.start(server_env(fake, data), root=str(tmp_path))
-    doomed.open(py_uri, DOC)
-    await start_rewrite(doomed, py_uri)
-    await doomed.wait_for(lambda: doomed.docs[py_uri].text != DOC, what="a first edit")
-    await doomed.wait_for(lambda: doomed.in_flight == 0, what="the edit answered")
-    half_written = doomed.docs[py_uri].text
-    doomed.proc.kill()
-    await doomed.proc.wait()
+    half_written = await crash_mid_rewrite(fake, data, tmp_path, py_uri)
 
     client = await start()
     client.open(py_uri, "#!/usr/bin/env python\r\n" + half_written)  # edited above since
@@ -112,13 +109,7 @@ async def test_recover_when_the_user_edited_around_it(
     assert client.docs[py_uri].text == "#!/usr/bin/env python\r\n" + DOC
 
     # a region that cannot be told safely is left alone, and the original is handed over
-    fake.enqueue(Reply(code=MODEL_CODE * 3, delay=0.01, hang_after=3, release=asyncio.Event()))
-    doomed = await Client.start(server_env(fake, data), root=str(tmp_path))
-    doomed.open(py_uri, DOC)
-    await start_rewrite(doomed, py_uri)
-    await doomed.wait_for(lambda: doomed.docs[py_uri].text != DOC, what="a first edit")
-    doomed.proc.kill()
-    await doomed.proc.wait()
+    await crash_mid_rewrite(fake, data, tmp_path, py_uri)
     client.notify("textDocument/didClose", {"textDocument": {"uri": py_uri}})
     client.open(py_uri, "print('rewritten from scratch')\n")
     result = await client.command("deepseek.recover", {})
@@ -133,16 +124,8 @@ async def test_cli_recover_on_disk(fake: FakeDeepSeek, tmp_path: Path) -> None:
     path = tmp_path / "app.py"
     path.write_bytes(DOC.encode())
     uri = path.as_uri()
-    release = asyncio.Event()
-    fake.enqueue(Reply(code=MODEL_CODE * 3, delay=0.01, hang_after=3, release=release))
-    doomed = await Client.start(server_env(fake, data), root=str(tmp_path))
-    doomed.open(uri, DOC)
-    await start_rewrite(doomed, uri)
-    await doomed.wait_for(lambda: doomed.docs[uri].text != DOC, what="a first edit")
-    await doomed.wait_for(lambda: doomed.in_flight == 0, what="the edit answered")
-    path.write_bytes(doomed.docs[uri].text.encode())  # the editor auto-saved the half-written code
-    doomed.proc.kill()
-    await doomed.proc.wait()
+    half_written = await crash_mid_rewrite(fake, data, tmp_path, uri)
+    path.write_bytes(half_written.encode())  # the editor had auto-saved the half-written code
 
     env = {**os.environ, "DEEPSEEK_LSP_DATA_DIR": str(data)}
     cmd = [sys.executable, "-m", "deepseek_lsp", "recover"]
