@@ -540,7 +540,7 @@ def _trim_heap() -> None:
 
 
 def create_server(env: Mapping[str, str] | None = None) -> DeepSeekLanguageServer:
-    from .features import chat, code_actions, explain, recover, rewrite, status
+    from .features import chat, code_actions, explain, rewrite, status
 
     ls = DeepSeekLanguageServer(env)
 
@@ -589,6 +589,6 @@ def create_server(env: Mapping[str, str] | None = None) -> DeepSeekLanguageServe
         ls.services.shutting_down = True
         await ls.services.aclose()
 
-    for feature in (explain, rewrite, recover, chat, status, code_actions):
+    for feature in (explain, rewrite, chat, status, code_actions):
         feature.register(ls)
     return ls

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from deepseek_lsp.chat import commands as cmds
-from deepseek_lsp.features.chat_turn import suggest_title, uninterrupted
+from deepseek_lsp.features.chat.turn import suggest_title, uninterrupted
 
 
 async def test_a_commit_survives_cancellation() -> None:

@@ -13,12 +13,12 @@ from typing import Any
 
 from pygls.uris import from_fs_path
 
-from .. import prompts
-from ..chat import commands as cmds
-from ..context import DocumentSnapshot
-from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
-from .chat_state import Turn
-from .common import _guess_language, diagnostics_for, gather_context
+from ... import prompts
+from ...chat import commands as cmds
+from ...context import DocumentSnapshot
+from ...server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
+from ..common import _guess_language, diagnostics_for, gather_context
+from .state import Turn
 
 MAX_FILE_BYTES = 1_000_000
 

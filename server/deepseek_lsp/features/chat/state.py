@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..chat import commands as cmds
-from ..chat.store import AsyncChatStore, ChatStore, StoreError, empty_totals
-from ..context import DocumentSnapshot
-from .common import LspDiagnostic
+from ...chat import commands as cmds
+from ...chat.store import AsyncChatStore, ChatStore, StoreError, empty_totals
+from ...context import DocumentSnapshot
+from ..common import LspDiagnostic
 
 
 @dataclass

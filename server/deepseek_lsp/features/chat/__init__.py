@@ -12,18 +12,16 @@ from typing import Any, Literal
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from ..chat import commands as cmds
-from ..chat.store import (
+from ...chat import commands as cmds
+from ...chat.store import (
     AsyncChatStore,
     Message,
     new_session_id,
 )
-from ..chat.transcript import to_markdown
-from ..context import DocumentSnapshot
-from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
-from .chat_state import ChatState, Turn
-from .chat_turn import run_turn
-from .common import (
+from ...chat.transcript import to_markdown
+from ...context import DocumentSnapshot
+from ...server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
+from ..common import (
     Args,
     LspDiagnostic,
     LspRange,
@@ -31,6 +29,8 @@ from .common import (
     snapshot,
     workspace_root,
 )
+from .state import ChatState, Turn
+from .turn import run_turn
 
 CHAT = "deepseek.chat"
 Effort = Literal["low", "high", "max"]

@@ -1,4 +1,4 @@
-"""Rewrite: `deepseek.rewrite`, `deepseek.accept`, `deepseek.reject`.
+"""The rewrite job: `deepseek.rewrite`, `deepseek.accept`, `deepseek.reject`.
 
 The new code streams into the document itself through versioned `workspace/applyEdit`s; the
 logic is in `rewrite/` (pure), this module only wires it to LSP: the command arguments,
@@ -22,22 +22,22 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from .. import errors, limits, syntax
-from ..client import StreamResult
-from ..context import DiagnosticInfo, DocumentSnapshot
-from ..errors import DeepSeekError
-from ..jobs import Job
-from ..payload import chat_body, is_thinking
-from ..prompts import PromptContext
-from ..rewrite import prompts as rp
-from ..rewrite.code_stream import PROSE_LANGUAGES, CodeStream
-from ..rewrite.indent import Layout, Shaper, insert_layout, insertion_after_block, replace_layout
-from ..rewrite.journal import Entry
-from ..rewrite.region import Edit, Region
-from ..rewrite.session import DocumentChanged, EditRefused, Session, Unverified
-from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
-from ..syntax import language_of
-from .common import (
+from ... import errors, limits, syntax
+from ...client import StreamResult
+from ...context import DiagnosticInfo, DocumentSnapshot
+from ...errors import DeepSeekError
+from ...jobs import Job
+from ...payload import chat_body, is_thinking
+from ...prompts import PromptContext
+from ...rewrite import prompts as rp
+from ...rewrite.code_stream import PROSE_LANGUAGES, CodeStream
+from ...rewrite.indent import Layout, Shaper, insert_layout, insertion_after_block, replace_layout
+from ...rewrite.journal import Entry
+from ...rewrite.region import Edit, Region
+from ...rewrite.session import DocumentChanged, EditRefused, Session, Unverified
+from ...server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
+from ...syntax import language_of
+from ..common import (
     Args,
     LspDiagnostic,
     LspRange,
@@ -45,15 +45,14 @@ from .common import (
     context_note,
     diagnostics_for,
     gather_context,
-    parse_args,
     snapshot,
 )
+from .edits import document_text, send_edit, uquote
 
 log = logging.getLogger(__name__)
 
 REWRITE, ACCEPT, REJECT = "deepseek.rewrite", "deepseek.accept", "deepseek.reject"
 TRACKED = 16  # finished rewrites that can still be rejected
-APPLY_TIMEOUT = 10.0  # seconds to wait for the client's answer to workspace/applyEdit
 RESTORE_TIMEOUT = 45.0  # for putting the original back after a cancel or failure (checked)
 SHUTDOWN_RESTORE_TIMEOUT = 3.0  # at shutdown the client may no longer answer: the journal keeps it
 _prefix_refused: set[str] = set()  # base URLs whose /beta endpoint refused prefix completion
@@ -114,7 +113,7 @@ class RewriteFeature:
         if action not in rp.BUILTIN and not any(u.name == action for u in user_actions):
             known = ", ".join([*rp.BUILTIN, *(u.name for u in user_actions)])
             raise JsonRpcInvalidParams(f"{REWRITE}: unknown action {action!r}; expected one of: {known}")
-        if _uquote(a.uri) not in {_uquote(u) for u in ls.workspace.text_documents}:
+        if uquote(a.uri) not in {uquote(u) for u in ls.workspace.text_documents}:
             raise JsonRpcInvalidParams(
                 f"{REWRITE}: {a.uri} is not open; open it first (rewrites edit open documents)"
             )
@@ -495,7 +494,7 @@ class RewriteFeature:
 
     # -- edits -------------------------------------------------------------------------------
     async def _send(self, rw: Rewrite, edit: Edit) -> bool | None:
-        if _uquote(rw.uri) not in {_uquote(u) for u in self.ls.workspace.text_documents}:
+        if uquote(rw.uri) not in {uquote(u) for u in self.ls.workspace.text_documents}:
             rw.extra["closed"] = True  # closed mid-rewrite: stop, and touch nothing
             rw.session.region.broken = True
             return False
@@ -512,10 +511,10 @@ class RewriteFeature:
             self.ls.services.jobs.host.progress_report(job, f"{shown.count(chr(10)) + 1} lines written")
 
     def _listen(self, rw: Rewrite) -> None:
-        uri = _uquote(rw.uri)
+        uri = uquote(rw.uri)
 
         def listener(params: types.DidChangeTextDocumentParams) -> None:
-            if _uquote(params.text_document.uri) != uri:
+            if uquote(params.text_document.uri) != uri:
                 return
             rw.session.on_change(content_changes(params), params.text_document.version, self.ls.encoding)
             if rw.finished_done and rw.session.region.broken:
@@ -540,7 +539,7 @@ class RewriteFeature:
     def _in_sync(self, rw: Rewrite) -> bool:
         """Our copy still matches pygls's (a reopened document would not)."""
         doc = self.ls.workspace.text_documents.get(rw.uri) or self.ls.workspace.text_documents.get(
-            _uquote(rw.uri)
+            uquote(rw.uri)
         )
         return doc is not None and doc.source == rw.session.region.text
 
@@ -585,77 +584,6 @@ class RewriteFeature:
             if posixpath.basename(unquote(other)) in names and other != uri:
                 return document.uri, document.source, document.version
         return None
-
-
-def register(ls: DeepSeekLanguageServer) -> None:
-    feature = RewriteFeature(ls)
-
-    @ls.command(REWRITE)
-    def rewrite(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, str]:
-        a = parse_args(RewriteArgs, args, REWRITE)
-        return {"jobId": feature.start(a).id}
-
-    @ls.command(ACCEPT)
-    def accept(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, Any]:
-        return feature.accept(parse_args(JobArgs, args, ACCEPT).job_id)
-
-    @ls.command(REJECT)
-    async def reject(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, Any]:
-        return await feature.reject(parse_args(JobArgs, args, REJECT).job_id)
-
-
-def _uquote(uri: str) -> str:
-    return unquote(uri)
-
-
-async def send_edit(
-    ls: DeepSeekLanguageServer, uri: str, region: Region, edit: Edit, label: str = "DeepSeek rewrite"
-) -> bool | None:
-    """One versioned `workspace/applyEdit`: True applied, False refused, None no answer."""
-    rng = region.range_of(edit.start, edit.end, ls.encoding)
-    params = types.ApplyWorkspaceEditParams(
-        label=label,
-        edit=types.WorkspaceEdit(
-            document_changes=[
-                types.TextDocumentEdit(
-                    text_document=types.OptionalVersionedTextDocumentIdentifier(
-                        uri=uri, version=edit.version
-                    ),
-                    edits=[types.TextEdit(range=_range(rng), new_text=edit.text)],
-                )
-            ]
-        ),
-    )
-    try:
-        result = await asyncio.wait_for(ls.workspace_apply_edit_async(params), APPLY_TIMEOUT)
-    except asyncio.CancelledError:
-        raise
-    except TimeoutError:
-        log.info("workspace/applyEdit: no answer in %.0f s", APPLY_TIMEOUT)
-        return None  # unknown: it may still land, and is then recognised as ours
-    except Exception as exc:
-        log.info("workspace/applyEdit failed: %s", type(exc).__name__)
-        return False
-    if not result.applied:
-        log.info("the client did not apply an edit: %s", result.failure_reason or "no reason given")
-    return bool(result.applied)
-
-
-def document_text(ls: DeepSeekLanguageServer, uri: str) -> str | None:
-    """The server's own copy of an open document (None when it is not open)."""
-    docs = ls.workspace.text_documents
-    doc = docs.get(uri)
-    if doc is None:
-        plain = _uquote(uri)
-        doc = next((d for u, d in docs.items() if _uquote(u) == plain), None)
-    return doc.source if doc is not None else None
-
-
-def _range(r: dict[str, dict[str, int]]) -> types.Range:
-    return types.Range(
-        start=types.Position(line=r["start"]["line"], character=r["start"]["character"]),
-        end=types.Position(line=r["end"]["line"], character=r["end"]["character"]),
-    )
 
 
 def _line_span(text: str, offset: int) -> tuple[int, int]:

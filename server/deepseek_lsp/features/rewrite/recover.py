@@ -19,13 +19,13 @@ from urllib.parse import unquote, urlparse
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from ..positions import to_pos
-from ..rewrite.journal import Entry, locate, pid_alive
-from ..rewrite.region import Region
-from ..rewrite.session import Session
-from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
-from .common import Args, content_changes
-from .rewrite import _uquote, document_text, send_edit
+from ...positions import to_pos
+from ...rewrite.journal import Entry, locate, pid_alive
+from ...rewrite.region import Region
+from ...rewrite.session import Session
+from ...server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
+from ..common import Args, content_changes
+from .edits import document_text, send_edit, uquote
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class RecoverFeature:
     async def _put_back(self, entry: Entry, text: str, start: int, end: int) -> bool:
         ls = self.ls
         doc = ls.workspace.text_documents.get(entry.uri) or next(
-            (d for u, d in ls.workspace.text_documents.items() if _uquote(u) == _uquote(entry.uri)), None
+            (d for u, d in ls.workspace.text_documents.items() if uquote(u) == uquote(entry.uri)), None
         )
         region = Region(text, doc.version if doc else None, start, end)
         holder: list[Session] = []
@@ -134,10 +134,10 @@ class RecoverFeature:
         session = Session(region, send, document=lambda: document_text(ls, entry.uri))
         session.original = entry.original
         holder.append(session)
-        uri = _uquote(entry.uri)
+        uri = uquote(entry.uri)
 
         def listener(params: types.DidChangeTextDocumentParams) -> None:
-            if _uquote(params.text_document.uri) == uri:
+            if uquote(params.text_document.uri) == uri:
                 session.on_change(content_changes(params), params.text_document.version, ls.encoding)
 
         ls.change_listeners.append(listener)
@@ -226,6 +226,6 @@ def register(ls: DeepSeekLanguageServer) -> None:
             raise JsonRpcInvalidParams(f"{RECOVER}: expected at most one argument object")
         if not args or args[0] is None:
             return await feature.run(RecoverArgs())
-        from .common import parse_args
+        from ..common import parse_args
 
         return await feature.run(parse_args(RecoverArgs, args, RECOVER))

@@ -16,17 +16,17 @@ from typing import Any, TypeVar
 
 from lsprotocol import types
 
-from .. import prompts
-from ..chat import commands as cmds
-from ..chat import history
-from ..chat.store import RESET, SUMMARY, AsyncChatStore, Message, StoreError, empty_totals, new_turn_id
-from ..client import StreamResult
-from ..errors import DeepSeekError
-from ..jobs import Job
-from ..payload import chat_body, is_thinking
-from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
-from .chat_references import resolve_references
-from .chat_state import ChatState, Turn
+from ... import prompts
+from ...chat import commands as cmds
+from ...chat import history
+from ...chat.store import RESET, SUMMARY, AsyncChatStore, Message, StoreError, empty_totals, new_turn_id
+from ...client import StreamResult
+from ...errors import DeepSeekError
+from ...jobs import Job
+from ...payload import chat_body, is_thinking
+from ...server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
+from .references import resolve_references
+from .state import ChatState, Turn
 
 log = logging.getLogger(__name__)
 
