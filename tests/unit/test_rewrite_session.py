@@ -125,3 +125,33 @@ async def test_a_refusing_client_fails_cleanly() -> None:
     with pytest.raises(EditRefused):
         await asyncio.wait_for(session.finish(NEW), 5)
     assert editor.text == DOC
+
+
+async def test_an_unanswered_edit_that_lands_later_is_undone() -> None:
+    """The editor never answers an edit (the glue's send gives None) but applies it after the
+    restore: the cancelled rewrite undoes it too."""
+    editor = Editor(DOC)
+    held: list[Edit] = []
+    sent = asyncio.Event()
+
+    async def silent(edit: Edit) -> bool | None:
+        held.append(edit)
+        sent.set()
+        return None  # no answer within the apply timeout
+
+    start = DOC.index(OLD)
+    session = Session(Region(DOC, 1, start, start + len(OLD)), silent, confirm_timeout=0.05)
+    editor.session = session
+    session.start()
+    session.set_target(NEW)
+    await asyncio.wait_for(sent.wait(), 5)
+    await session.stop()
+    assert await session.restore() is True  # the document still shows the original
+    assert session.region.pending is held[0]  # unresolved: still recognised as ours
+
+    session._send = editor.send  # the editor wakes up and answers again
+    watch = asyncio.ensure_future(session.undo_stray(5))
+    late = held[0]
+    editor.change(late.start, late.end, late.text)  # the stray edit lands at last
+    assert await watch is True
+    assert editor.text == DOC

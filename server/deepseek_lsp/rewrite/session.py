@@ -261,6 +261,26 @@ class Session:
             await asyncio.sleep(min(0.5, 0.02 * 2**failures))
         return False
 
+    async def undo_stray(self, watch: float) -> bool | None:
+        """After a verified restore: an edit the client never answered may still land. If it
+        does within `watch` seconds, put the original back again (True/False: restored or not);
+        None when there was nothing to watch or it never landed."""
+        edit = self.region.pending
+        if edit is None or edit.dead:
+            return None
+        deadline = self.clock() + watch
+        while not (edit.seen or edit.dead or self.region.broken):
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                break
+            await _wait(self._changed, remaining)
+        if self.region.pending is edit:
+            self.region.pending = None
+        if not edit.seen:
+            return None
+        log.info("an edit the client never answered landed after all: undoing it")
+        return await self.restore()
+
 
 async def _wait(event: asyncio.Event, timeout: float | None) -> None:
     """Wait for `event` (cleared first) or the timeout; unlike wait_for, never swallows a

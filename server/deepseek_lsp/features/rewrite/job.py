@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 REWRITE, ACCEPT, REJECT = "deepseek.rewrite", "deepseek.accept", "deepseek.reject"
 TRACKED = 16  # finished rewrites that can still be rejected
 RESTORE_TIMEOUT = 45.0  # for putting the original back after a cancel or failure (checked)
+STRAY_WATCH = 60.0  # seconds a cancelled rewrite still watches for an edit the editor never answered
 SHUTDOWN_RESTORE_TIMEOUT = 3.0  # at shutdown the client may no longer answer: the journal keeps it
 _prefix_refused: set[str] = set()  # base URLs whose /beta endpoint refused prefix completion
 
@@ -288,6 +289,7 @@ class RewriteFeature:
         except asyncio.CancelledError:
             if await self._restore(rw):
                 self._journal_done(rw)
+                rw.extra["restored"] = True
             else:
                 self._fail_restore(rw, "cancelled")
             raise
@@ -325,8 +327,20 @@ class RewriteFeature:
             if keep_tracking:
                 rw.finished_done = True
                 self._keep(rw)
+            elif rw.extra.get("restored") and rw.session.region.pending is not None:
+                ls.background(self._watch_stray(rw))  # an unanswered edit may still land
             else:
                 self._forget(rw)
+
+    async def _watch_stray(self, rw: Rewrite) -> None:
+        """A cancelled rewrite stays `cancelled`: an edit the editor never answered that lands
+        later is undone too (and said so if it cannot be)."""
+        try:
+            restored = await rw.session.undo_stray(STRAY_WATCH)
+            if restored is False:
+                self.ls.services.jobs.host.show_error(self._restore_failed_message(rw, "cancelled"))
+        finally:
+            self._forget(rw)
 
     # -- the original: journal, verified restore, and saying so when it cannot be ------------
     async def _journal(self, rw: Rewrite) -> None:
