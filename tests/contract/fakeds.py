@@ -1,4 +1,4 @@
-"""A deliberately minimal fake DeepSeek, written from shared/reference/deepseek-api.md alone.
+"""A deliberately minimal fake DeepSeek, written from DeepSeek's API documentation alone.
 
 Plain asyncio, one request per connection (`Connection: close`), SSE over chunked transfer
 encoding exactly as in the reference captures. It records every request and the moment the

@@ -1,4 +1,4 @@
-"""A deliberately small LSP client over stdio, written from PROTOCOL.md and the LSP spec alone.
+"""A deliberately small LSP client over stdio, written from docs/protocol.md and the LSP spec alone.
 
 It frames and parses every byte the server writes to stdout (anything that is not a
 well-formed `Content-Length` frame is recorded as a violation), keeps its own copy of each open

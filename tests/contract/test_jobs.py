@@ -16,7 +16,7 @@ CODE = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n
 
 
 def check_stream(client: Client, job_id: str, kind: str) -> list[dict[str, Any]]:
-    """The per-job invariants of PROTOCOL.md: seq 0.. without gaps, one done, done last."""
+    """The per-job invariants of docs/protocol.md: seq 0.. without gaps, one done, done last."""
     notes = client.stream(job_id)
     assert notes, "no deepseek/stream for the job"
     if job_id in client.started:
