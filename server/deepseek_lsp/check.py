@@ -1,43 +1,121 @@
-"""`deepseek-lsp check`: one screen that tells a new user whether the set-up works, and what to do."""
+"""`deepseek-lsp check`: one screen that tells a new user whether the set-up works, and what to do.
+
+Every row is checked or says why it was not; every failure names what to set and where (the
+environment variable the value came from, since the command line reads only the environment).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sys
+import shutil
+import textwrap
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
 
 from . import __version__
 from .client import ClientConfig, DeepSeekClient
 from .errors import DeepSeekError
+from .logs import redact
 from .services import pick_model
-from .settings import Settings, SettingsError, from_env, validate
+from .settings import DEFAULT_BASE_URL, Settings, from_env
+
+Status = Literal["ok", "fail", "skipped"]
+KEY_PAGE = "platform.deepseek.com/api_keys"
+# setting -> the environment variable `check` read it from
+ENV_VARS = {"apiKey": "DEEPSEEK_API_KEY", "baseUrl": "DEEPSEEK_BASE_URL", "model": "DEEPSEEK_MODEL"}
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 
 @dataclass
 class Check:
+    """One row. `ok` is False for a failed row and for a row skipped because another failed."""
+
     name: str
     ok: bool
     detail: str
+    status: Status = field(default="ok")
+
+    @classmethod
+    def passed(cls, name: str, detail: str) -> Check:
+        return cls(name, True, detail, "ok")
+
+    @classmethod
+    def failed(cls, name: str, detail: str) -> Check:
+        return cls(name, False, detail, "fail")
+
+    @classmethod
+    def skipped(cls, name: str, why: str) -> Check:
+        return cls(name, False, f"not checked: {why}", "skipped")
 
 
-async def _run(settings: Settings) -> list[Check]:
-    key = settings.key
-    key_check = Check(
-        "API key",
-        bool(key),
-        "set" if key else "not set: export DEEPSEEK_API_KEY=sk-... (platform.deepseek.com)",
+def load(environ: Mapping[str, str] | None = None) -> tuple[Settings, dict[str, str], set[str]]:
+    """The settings from the environment, with each invalid value left out and described by its
+    variable (`problems`: setting -> what is wrong), and which settings the environment set."""
+    raw = from_env(environ)
+    problems: dict[str, str] = {}
+    try:
+        return Settings.model_validate(raw), problems, set(raw)
+    except ValidationError as exc:
+        for err in exc.errors(include_input=False, include_url=False):
+            key = str(err["loc"][0]) if err["loc"] else ""
+            msg = err["msg"].removeprefix("Value error, ")
+            problems[key] = msg
+    good = {k: v for k, v in raw.items() if k not in problems}
+    try:
+        settings = Settings.model_validate(good)
+    except ValidationError:
+        settings = Settings()
+    return settings, problems, set(good)
+
+
+def _unreachable_advice(url: str, from_env: bool) -> str:
+    """What to try when nothing answers at `url`, naming where the URL came from."""
+    if (urlsplit(url).hostname or "") in _LOCAL_HOSTS:
+        return "Is the server on this machine running, and on that port? If so, fix DEEPSEEK_BASE_URL."
+    if from_env:
+        return "Check your network connection and DEEPSEEK_BASE_URL; behind a proxy, set HTTPS_PROXY."
+    return (
+        "Check your network connection; behind a proxy, set HTTPS_PROXY. "
+        "To use another server, set DEEPSEEK_BASE_URL."
     )
+
+
+async def _run(settings: Settings, problems: dict[str, str], from_env_keys: set[str]) -> list[Check]:
+    key = settings.key
+    url = settings.base_url
+    url_from_env = "baseUrl" in from_env_keys
+    if "apiKey" in problems:
+        key_check = Check.failed("API key", f"DEEPSEEK_API_KEY: {problems['apiKey']}.")
+    elif key:
+        key_check = Check.passed("API key", "set (DEEPSEEK_API_KEY)")
+    else:
+        key_check = Check.failed(
+            "API key", f"not set: export DEEPSEEK_API_KEY=sk-... (get a key at {KEY_PAGE})"
+        )
     checks = [key_check]
+    if "baseUrl" in problems:
+        raw = redact(from_env().get("baseUrl", ""))
+        checks.append(
+            Check.failed(
+                "Base URL",
+                f"DEEPSEEK_BASE_URL={raw} is not usable: {problems['baseUrl']}. Set DEEPSEEK_BASE_URL "
+                f"to a full URL such as {DEFAULT_BASE_URL} or http://127.0.0.1:11434/v1, or unset it "
+                "to use DeepSeek.",
+            )
+        )
+        why = "the base URL is not valid"
+        return [*checks, Check.skipped("Model", why), Check.skipped("Balance", why)]
+
     # Without a key, a placeholder still shows whether the base URL answers (with a 401).
     client = DeepSeekClient(
         ClientConfig(
-            base_url=settings.base_url,
-            api_key=key or "sk-none",
-            connect_timeout=5,
-            idle_timeout=10,
-            max_retries=0,
+            base_url=url, api_key=key or "sk-none", connect_timeout=5, idle_timeout=10, max_retries=0
         )
     )
     try:
@@ -45,63 +123,123 @@ async def _run(settings: Settings) -> list[Check]:
         try:
             models = await client.list_models()
         except DeepSeekError as err:
-            if err.code != "unauthorized":
-                checks.append(Check("Base URL", False, f"{settings.base_url}: {err.message}"))
-                return checks
-            checks.append(Check("Base URL", True, f"{settings.base_url} answers"))
-            if key:
-                key_check.ok = False
-                key_check.detail = "rejected by the server: " + err.message
-            return checks
-        ms = (time.perf_counter() - started) * 1000
-        checks.append(Check("Base URL", True, f"{settings.base_url} answers ({ms:.0f} ms)"))
-        checks.append(_model_check(settings, models))
-        try:
-            bal = await client.balance()
-            amounts = (
-                ", ".join(f"{b.total_balance} {b.currency}" for b in bal.balance_infos) or "no balance info"
-            )
-            if bal.is_available:
-                checks.append(Check("Balance", True, amounts))
+            if err.code == "unauthorized":
+                checks.append(Check.passed("Base URL", f"{url} answers"))
+                if key:
+                    key_check.ok, key_check.status = False, "fail"
+                    key_check.detail = (
+                        f"the server rejected this key (HTTP 401). Copy the key again from {KEY_PAGE} "
+                        "into DEEPSEEK_API_KEY."
+                    )
+                    why = "needs an API key the server accepts"
+                else:
+                    why = "needs an API key"
+                return [*checks, Check.skipped("Model", why), Check.skipped("Balance", why)]
+            if err.code in ("network", "timeout"):
+                what = "did not answer in time" if err.code == "timeout" else "could not be reached"
+                detail = f"{url} {what}. {_unreachable_advice(url, url_from_env)}"
+                why = "the base URL does not answer"
             else:
-                checks.append(
-                    Check("Balance", False, f"{amounts}: not enough to make requests; top up your account")
+                detail = (
+                    f"{url} answers, but listing its models failed: {err.message} Is this the API's "
+                    "URL (OpenAI-compatible servers often end in /v1)? Set DEEPSEEK_BASE_URL."
                 )
-        except DeepSeekError as err:
-            checks.append(Check("Balance", False, err.message))
+                why = "the base URL gave no model list"
+            checks.append(Check.failed("Base URL", detail))
+            return [*checks, Check.skipped("Model", why), Check.skipped("Balance", why)]
+        except Exception as exc:  # an HTML page, a malformed URL: say so, never a traceback
+            checks.append(
+                Check.failed(
+                    "Base URL",
+                    f"{url} does not answer like an OpenAI-compatible API ({type(exc).__name__}). "
+                    "Set DEEPSEEK_BASE_URL to the API's URL (often ending in /v1).",
+                )
+            )
+            why = "the base URL gave no model list"
+            return [*checks, Check.skipped("Model", why), Check.skipped("Balance", why)]
+        ms = (time.perf_counter() - started) * 1000
+        checks.append(Check.passed("Base URL", f"{url} answers ({ms:.0f} ms)"))
+        if not key and "apiKey" not in problems:
+            key_check.ok, key_check.status = True, "ok"
+            key_check.detail = "not set; this server does not ask for one"
+        checks.append(_model_check(settings, models))
+        checks.append(await _balance_check(client, key))
     finally:
         await client.aclose()
     return checks
 
 
+async def _balance_check(client: DeepSeekClient, key: str | None) -> Check:
+    if not key:
+        return Check.passed("Balance", "no API key, so no account to check")
+    try:
+        bal = await client.balance()
+    except DeepSeekError as err:
+        if err.status == 404:
+            return Check.passed("Balance", "this server has no balance to report (only DeepSeek's API has)")
+        return Check.failed("Balance", err.message)
+    except Exception:  # not DeepSeek's shape: another OpenAI-compatible server
+        return Check.passed("Balance", "this server has no balance to report (only DeepSeek's API has)")
+    amounts = ", ".join(f"{b.total_balance} {b.currency}" for b in bal.balance_infos) or "no balance info"
+    if bal.is_available:
+        return Check.passed("Balance", amounts)
+    return Check.failed(
+        "Balance", f"{amounts}: not enough to make requests. Top up at platform.deepseek.com/top_up."
+    )
+
+
 def _model_check(settings: Settings, models: list[str]) -> Check:
     wanted = settings.model or pick_model(models)
     if wanted and wanted in models:
-        how = "configured" if settings.model else "chosen automatically"
-        return Check("Model", True, f"{wanted} ({how}) is listed")
-    return Check(
-        "Model",
-        False,
-        f"{wanted or 'no usable model'} is not listed; available: {', '.join(models) or 'none'}. "
-        "Set deepseek.model or DEEPSEEK_MODEL to one of them.",
-    )
+        how = "from DEEPSEEK_MODEL" if settings.model else "chosen automatically"
+        return Check.passed("Model", f"{wanted} ({how}) is listed")
+    listed = ", ".join(models) or "none"
+    if settings.model:
+        return Check.failed(
+            "Model",
+            f"{wanted} (from DEEPSEEK_MODEL) is not listed; available: {listed}. "
+            "Set DEEPSEEK_MODEL to one of them.",
+        )
+    return Check.failed("Model", "the server lists no model. Set DEEPSEEK_MODEL to the model it serves.")
+
+
+LABELS: dict[Status, str] = {"ok": "ok", "fail": "FAIL", "skipped": "skipped"}
+
+
+def render(checks: list[Check], width: int | None = None) -> str:
+    """The table: status, name and detail columns aligned whatever their widths; a long detail
+    wraps under its own column."""
+    width = width or max(60, min(120, shutil.get_terminal_size((100, 24)).columns))
+    status_w = max(len(LABELS[c.status]) for c in checks)
+    name_w = max(len(c.name) for c in checks)
+    indent = " " * (2 + status_w + 2 + name_w + 2)
+    lines = [f"deepseek-lsp {__version__}"]
+    for c in checks:
+        head = f"  {LABELS[c.status]:<{status_w}}  {c.name:<{name_w}}  "
+        wrapped = textwrap.wrap(c.detail, max(30, width - len(indent)), break_on_hyphens=False) or [""]
+        lines.append(head + wrapped[0])
+        lines += [indent + more for more in wrapped[1:]]
+    failed = sum(c.status == "fail" for c in checks)
+    if failed == 1:
+        lines.append("1 check failed; fix it as described, then run `deepseek-lsp check` again.")
+    elif failed:
+        lines.append(f"{failed} checks failed; fix them as described, then run `deepseek-lsp check` again.")
+    else:
+        lines.append("All good.")
+    return "\n".join(lines)
 
 
 def run_check(as_json: bool = False) -> int:
     """A command-line report (never run inside the LSP server, so stdout is ours)."""
-    try:
-        settings = validate(from_env())
-    except SettingsError as err:
-        print(f"Invalid environment: {err}", file=sys.stderr)  # stdout-ok
-        return 2
-    checks = asyncio.run(_run(settings))
+    settings, problems, from_env_keys = load()
+    checks = asyncio.run(_run(settings, problems, from_env_keys))
+    if "model" in problems:
+        checks = [c for c in checks if c.name != "Model"]
+        checks.insert(2, Check.failed("Model", f"DEEPSEEK_MODEL: {problems['model']}."))
     ok = all(c.ok for c in checks)
     if as_json:
         report = json.dumps({"version": __version__, "ok": ok, "checks": [asdict(c) for c in checks]})
     else:
-        lines = [f"deepseek-lsp {__version__}"]
-        lines += [f"  [{'ok' if c.ok else 'FAIL'}] {c.name:<9} {c.detail}" for c in checks]
-        lines.append("All good." if ok else "Some checks failed; see above.")
-        report = "\n".join(lines)
+        report = render(checks)
     print(report)  # stdout-ok
     return 0 if ok else 1

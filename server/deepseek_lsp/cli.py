@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging
 import os
 import sys
 
@@ -21,8 +20,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tcp", action="store_true", help="serve LSP over TCP instead of stdio")
     parser.add_argument("--host", default="127.0.0.1", help="TCP host (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
-    parser.add_argument("--log-file", help="also write the log to this file")
-    parser.add_argument("--log-level", default="info", choices=["error", "warning", "info", "debug"])
+    parser.add_argument("--log-file", help="also write the log to this file (info and above by default)")
+    parser.add_argument(
+        "--log-level",
+        choices=["error", "warning", "info", "debug"],
+        help="the log's level on stderr and in --log-file (default: warnings and errors on stderr, "
+        "which editors file as errors; info and above in --log-file)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="{check,demo,recover,fake-server}")
 
     check = sub.add_parser("check", help="check the key, the base URL, the model and the balance")
@@ -86,7 +90,9 @@ def serve(args: argparse.Namespace) -> int:
     # full collections would otherwise walk it all (tens of ms) in the middle of a stream.
     gc.freeze()
     if args.tcp:
-        logging.getLogger(__name__).info("serving LSP on tcp://%s:%d", args.host, args.port)
+        # A person started this by hand to debug: tell them where to connect, whatever the level.
+        sys.stderr.write(f"serving LSP on tcp://{args.host}:{args.port}\n")  # stdout-ok
+        sys.stderr.flush()
         server.start_tcp(args.host, args.port)
         return 0
     # Only LSP frames may reach stdout: hand pygls the real stdout, point print() at stderr.

@@ -1,4 +1,5 @@
-"""Logging: stderr, an optional file, and a scrubber that keeps the API key out of every record.
+"""Logging: stderr (warnings and errors by default), an optional file, and a scrubber that keeps
+the API key out of every record.
 
 pygls logs each payload it sends or receives at INFO/DEBUG, including the client's settings
 (which can hold the key), so its loggers are capped at WARNING whatever the level asked for.
@@ -61,13 +62,22 @@ class CallbackHandler(logging.Handler):
             self._send(record.levelno, self.format(record))
 
 
-def setup(level: str = "INFO", log_file: str | None = None) -> None:
+def setup(level: str | None = None, log_file: str | None = None) -> None:
+    """stderr carries warnings and errors unless `level` asks for more: editors file a server's
+    stderr as errors (Neovim's lsp.log says `[ERROR]` for every line), so routine lines stay out
+    of it. The log file, when there is one, gets `level`, or INFO by default."""
     root = logging.getLogger()
-    root.setLevel(level.upper())
+    stderr_level = logging.getLevelName(level.upper()) if level else logging.WARNING
+    file_level = logging.getLevelName(level.upper()) if level else logging.INFO
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setLevel(stderr_level)
+    handlers: list[logging.Handler] = [stderr]
     if log_file:
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        file = logging.FileHandler(log_file, encoding="utf-8")
+        file.setLevel(file_level)
+        handlers.append(file)
+    root.setLevel(min(h.level for h in handlers))
     for handler in handlers:
         handler.setFormatter(fmt)
         handler.addFilter(RedactingFilter())

@@ -42,20 +42,41 @@ async def serve_forever(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with fake:
+        # stdout's one line is read by scripts: the URL stays its last word; the rest is for people
         print(f"fake DeepSeek listening on {fake.base_url}", flush=True)  # stdout-ok
+        print(key_line(api_key, fake.base_url), file=sys.stderr, flush=True)  # stdout-ok
         await stop.wait()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.remove_signal_handler(signum)
+
+
+def key_line(api_key: str | None, base_url: str) -> str:
+    """Which key the fake accepts, and how to point the server at it."""
+    if api_key is None:
+        accepts = "accepts any API key, or none"
+        key = "sk-anything"
+    else:
+        accepts = f"accepts the API key {api_key} only (401 for any other)"
+        key = api_key
+    return f"It {accepts}. Try: DEEPSEEK_API_KEY={key} DEEPSEEK_BASE_URL={base_url} deepseek-lsp check"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: `--host`, `--port`, `--script`, `--api-key K` or `--any-key`, `--delay`."""
     parser = argparse.ArgumentParser(
         prog="deepseek-lsp fake-server",
-        description="Run a fake DeepSeek API on 127.0.0.1 (scriptable over /_fake/*).",
+        description=(
+            "Run a fake DeepSeek API for trying the server without a key or network, and for tests: "
+            "it streams canned replies, can be scripted over /_fake/*, and records every request. "
+            "It prints `fake DeepSeek listening on URL` on stdout once it listens."
+        ),
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every interface)",
+    )
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: a free one)")
     parser.add_argument("--script", type=Path, help="JSON file: a list of Reply objects to queue")
     keys = parser.add_mutually_exclusive_group()
     keys.add_argument("--api-key", default="sk-fake", help="the accepted key (default sk-fake)")
