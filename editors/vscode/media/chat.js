@@ -62,7 +62,7 @@
       }
       for (const n of t.notices) { a.appendChild(el('div', 'notice', n)); }
       a.appendChild(el('div', 'markdown content', t.contentHtml || (t.done ? '' : '<p class="muted">…</p>')));
-      if (t.error) { a.appendChild(el('div', 'error', t.error + (t.errorCode === 'unauthorized' ? ' <a href="#" class="set-key">Set API Key</a>' : ''))); }
+      if (t.error) { a.appendChild(el('div', 'error', t.error + (t.errorCode === 'unauthorized' ? ' <a href="#" class="set-key">Set API key</a>' : ''))); }
       else if (t.state === 'cancelled') { a.appendChild(el('div', 'muted', 'Stopped.')); }
       if (t.usage) { a.appendChild(el('div', 'muted usage', t.usage)); }
       turn.appendChild(a);
@@ -71,7 +71,8 @@
     if (atBottom) { box.scrollTop = box.scrollHeight; }
     vscode.postMessage({ type: 'rendered', turns: Array.from(box.querySelectorAll('.turn')).map((n, i) => ({
       user: m.turns[i].userHtml ? n.querySelector('.user').firstChild.textContent : '',
-      text: n.querySelector('.content').innerText, state: m.turns[i].state })) });
+      text: n.querySelector('.content').innerText, state: m.turns[i].state })),
+      header: $('session').firstChild ? $('session').firstChild.textContent : '' });
   });
   vscode.postMessage({ type: 'ready' });
 }());

@@ -126,8 +126,8 @@ async function watchWebview(what, selector, extra, done, ms = 30000) {
   await page.locator('.monaco-workbench').click({ position: { x: 700, y: 400 } }).catch(() => {});
   console.log(`  (workbench visible after ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
-  await step('the extension installed from the .vsix is there: "DeepSeek: Set API Key" runs from the command palette and asks for the key', async () => {
-    await runCommand('DeepSeek: Set API Key', 60000);
+  await step('the extension installed from the .vsix is there: "DeepSeek: Set API key" runs from the command palette and asks for the key', async () => {
+    await runCommand('DeepSeek: Set API key', 60000);
     await until('the API key input box', async () =>
       (await quickInput().isVisible()) && /DeepSeek API Key/.test(await quickInput().innerText()), 20000);
     return `input box "${(await quickInput().locator('.quick-input-title').innerText().catch(() => '')).trim()}"`;
@@ -168,14 +168,14 @@ async function watchWebview(what, selector, extra, done, ms = 30000) {
     return `"${partial.trim()}" while streaming, then the whole answer; ${r.timing} after the release`;
   });
 
-  await step('Add Docstring (command palette) rewrites the selection in the editor, Accept | Reject above it; clicking Reject restores the file exactly', async () => {
+  await step('Add docstring (command palette) rewrites the selection in the editor, Accept | Reject above it; clicking Reject restores the file exactly', async () => {
     const original = 'def mul(a, b):\n    return a * b\n\n\nprint(mul(2, 3))\n';
     await openFile('mul.py', 'def mul(a, b):');
     await page.keyboard.press('Control+Home');
     await page.keyboard.press('Shift+ArrowDown');
     await page.keyboard.press('Shift+End');
     await fake('/_fake/enqueue', [{ content: 'def mul(a, b):\n    """Return the product of a and b."""\n    return a * b', delay: 0.05 }]);
-    await runCommand('DeepSeek: Add Docstring');
+    await runCommand('DeepSeek: Add docstring');
     await until('the docstring in the editor', async () => (await editorText()).includes('"""Return the product of a and b."""'), 30000);
     const reject = page.locator('.editor-group-container.active .codelens-decoration a', { hasText: 'Reject' }).first();
     await reject.waitFor({ timeout: 20000 });

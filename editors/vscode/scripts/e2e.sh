@@ -129,7 +129,7 @@ printf '{"deepseek.baseUrl": "%s", "deepseek.review": true, "deepseek.thinking":
 PORT=$(free_port)
 printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$RUN/config.yaml"
 
-# no DEEPSEEK_API_KEY in the environment: the suite sets the key through SecretStorage ("DeepSeek: Set API Key")
+# no DEEPSEEK_API_KEY in the environment: the suite sets the key through SecretStorage ("DeepSeek: Set API key")
 env -u DEEPSEEK_API_KEY -u DEEPSEEK_BASE_URL PATH="$PY_VENV/bin:$PATH" EXTENSIONS_GALLERY='{}' \
   DEEPSEEK_LSP_DATA_DIR="$RUN/data" DEEPSEEK_E2E_FAKE_URL="$FAKE_URL" DEEPSEEK_E2E_RESULT="$RUN/result.json" \
   DEEPSEEK_E2E_GREP="${DEEPSEEK_E2E_GREP:-}" \
@@ -168,7 +168,7 @@ else
   echo "  FAIL the .vsix did not package or install (see $RUN/vsce.log, $RUN/vsix.log)"; FAILED=$((FAILED + 1))
 fi
 
-# the API key (sk-fake, set through "DeepSeek: Set API Key") must be in no log: ours, the server's, VS Code's, the LSP trace
+# the API key (sk-fake, set through "DeepSeek: Set API key") must be in no log: ours, the server's, VS Code's, the LSP trace
 LEAKS=$(grep -rl -- 'sk-fake' "$RUN/ud/logs" "$RUN/server.log" "$RUN/code-server.log" 2>/dev/null || true)
 if [ -n "$LEAKS" ]; then
   echo "  FAIL the API key appears in: $LEAKS"; FAILED=$((FAILED + 1))
@@ -207,7 +207,7 @@ newuser() {
   # deepseek.server.path with the README's example value, as the venv is not on the PATH VS Code sees. code-server
   # is a remote window: machine settings like deepseek.server.* go in its Remote settings (<user-data-dir>/Machine,
   # "Preferences: Open Remote Settings (JSON)"), as the README says. From the User settings there they are not applied
-  # reliably: seen at the first start, gone at the restart after "Set API Key" ("not found on PATH").
+  # reliably: seen at the first start, gone at the restart after "Set API key" ("not found on PATH").
   # The rest only quiets VS Code's first-run noise.
   mkdir -p "$NU/ud/User" "$NU/ud/Machine"
   printf '{"workbench.startupEditor":"none","security.workspace.trust.enabled":false,"telemetry.telemetryLevel":"off",
@@ -219,7 +219,7 @@ newuser() {
   printf 'def mul(a, b):\n    return a * b\n\n\nprint(mul(2, 3))\n' > "$NU/project/mul.py"
   local port; port=$(free_port)
   printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$port" > "$NU/config.yaml"
-  # no key and no deepseek-lsp in the environment: the key comes from "DeepSeek: Set API Key", typed in the UI
+  # no key and no deepseek-lsp in the environment: the key comes from "DeepSeek: Set API key", typed in the UI
   env -u DEEPSEEK_API_KEY -u DEEPSEEK_BASE_URL -u DEEPSEEK_LSP_DATA_DIR HOME="$NU_HOME" EXTENSIONS_GALLERY='{}' \
     setsid "$CS" --config "$NU/config.yaml" --user-data-dir "$NU/ud" --extensions-dir "$NU/exts" \
     --disable-telemetry --disable-update-check --disable-workspace-trust "$NU/project" > "$NU/code-server.log" 2>&1 &

@@ -37,7 +37,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   private lastEditor: vscode.TextEditor | undefined;
   private disposables: vscode.Disposable[] = [];
   /** the webview's last report of what it shows (tests read it) */
-  lastRendered: { turns: { user: string; text: string; state: string }[] } | undefined;
+  lastRendered: { turns: { user: string; text: string; state: string }[]; header?: string } | undefined;
   private readonly renderedEmitter = new vscode.EventEmitter<void>();
   readonly onDidRender = this.renderedEmitter.event;
 
@@ -67,7 +67,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     if (this.sessionId && this.turns.length === 0) { void this.load(this.sessionId); }
   }
 
-  private async onMessage(m: { type: string; text?: string; attach?: boolean; code?: string; turns?: { user: string; text: string; state: string }[] }): Promise<void> {
+  private async onMessage(m: { type: string; text?: string; attach?: boolean; code?: string; turns?: { user: string; text: string; state: string }[]; header?: string }): Promise<void> {
     switch (m.type) {
       case 'ready': this.ready = true; this.schedule(true); break;
       case 'send': if (m.text?.trim()) { await this.send(m.text, { attachSelection: !!m.attach }).catch(e => this.fail(e)); } break;
@@ -78,7 +78,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       case 'setKey': await vscode.commands.executeCommand('deepseek.setApiKey'); break;
       case 'sessions': await this.pickSession(); break;
       case 'new': this.newSession(); break;
-      case 'rendered': this.lastRendered = { turns: m.turns ?? [] }; this.renderedEmitter.fire(); break;
+      case 'rendered': this.lastRendered = { turns: m.turns ?? [], header: typeof m.header === 'string' ? m.header : '' }; this.renderedEmitter.fire(); break;
     }
   }
 
@@ -87,7 +87,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   }
 
   /** Send one message. Attaches the editor's selection when asked, or when the message names #selection etc. */
-  async send(text: string, opts: { attachSelection?: boolean; editor?: vscode.TextEditor } = {}): Promise<JobStream> {
+  async send(text: string, opts: { attachSelection?: boolean; editor?: vscode.TextEditor } = {}): Promise<JobStream | undefined> {
     const args: Record<string, unknown> = { message: text };
     if (this.sessionId) { args.sessionId = this.sessionId; }
     const editor = opts.editor ?? vscode.window.activeTextEditor ?? this.lastEditor;
@@ -104,7 +104,13 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     this.turns.push(turn);
     this.schedule(true);
     try {
-      const { job, result } = await this.server.startJob('deepseek.chat', args);
+      const started = await this.server.startJob('deepseek.chat', args);
+      if (!started) { // a large request the user chose not to send
+        turn.state = 'cancelled'; turn.content = ''; turn.error = 'Not sent: you chose not to send this large request.';
+        this.schedule(true);
+        return undefined;
+      }
+      const { job, result } = started;
       turn.jobId = job.jobId;
       if (typeof result.sessionId === 'string' && result.sessionId !== this.sessionId) {
         this.sessionId = result.sessionId;
@@ -145,8 +151,24 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       this.sessionId = job.sessionId;
       void this.state.update('deepseek.chat.sessionId', this.sessionId);
     }
+    if (job.done) { void this.refreshTitle(); }
     this.schedule(job.done);
   }
+
+  /** the server names a session after its first turn (and on /rename): show that name, not the id */
+  private async refreshTitle(): Promise<void> {
+    const id = this.sessionId;
+    if (!id) { return; }
+    try {
+      const h = await this.server.request<{ sessionId?: string; title?: string }>('deepseek.chat.history', { sessionId: id });
+      if (this.sessionId !== id || h.title === this.title) { return; }
+      this.title = h.title || undefined;
+      this.schedule(true);
+    } catch (e) { this.log(`title: ${e}`); }
+  }
+
+  /** the header: the session's title, else "New chat" (the id only in the tooltip) */
+  get header(): string { return this.title?.trim() || 'New chat'; }
 
   private schedule(now = false): void {
     if (this.timer) { if (!now) { return; } clearTimeout(this.timer); }
@@ -185,7 +207,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
     });
     void this.view.webview.postMessage({
       type: 'state', turns, busy,
-      session: this.sessionId ? `${escapeHtml(this.title ?? 'Session')} <span class="muted">${escapeHtml(this.sessionId)}</span>` : '<span class="muted">New chat</span>',
+      session: this.title?.trim() ? `<span title="${escapeHtml(this.sessionId ?? '')}">${escapeHtml(this.header)}</span>` : '<span class="muted">New chat</span>',
     });
   }
 

@@ -3,12 +3,14 @@ import * as vscode from 'vscode';
 import * as fs from 'fs';
 import {
   LanguageClient, LanguageClientOptions, ServerOptions, State, RevealOutputChannelOn,
-  ExecuteCommandRequest, ShowMessageNotification, ShowMessageParams, MessageType,
+  ExecuteCommandRequest, ShowMessageNotification, ShowMessageParams, MessageType, WorkDoneProgress,
 } from 'vscode-languageclient/node';
 import { JobStore, JobStream, StreamNotification, LspRange } from './model/stream';
 import { resolveServer, ResolvedServer } from './model/serverCommand';
 import { coalescedSpan } from './model/coalesce';
 import { MessageDedupe } from './model/recover';
+import { jobIdOfProgressToken, progressShouldEnd } from './model/progress';
+import { isDryRun, worthEstimating, needsConfirm, confirmMessage } from './model/confirm';
 import { Secrets } from './secrets';
 
 export interface JobMeta {
@@ -32,6 +34,15 @@ export function serverSettings(): Record<string, unknown> {
   return all;
 }
 
+/** What a rewrite needs done before its first edit lands (keeping auto-save off its document), and undone after. */
+export interface RewriteHold {
+  hold(uri: string): Promise<void>;
+  release(uri: string): void;
+}
+
+/** A job's work-done progress as the client shows it (tests read it). */
+export interface JobProgress { title?: string; message?: string; begun: boolean; ended: boolean; endedBy?: 'server' | 'client' }
+
 export class ServerManager implements vscode.Disposable {
   client: LanguageClient | undefined;
   readonly jobs = new JobStore();
@@ -47,9 +58,21 @@ export class ServerManager implements vscode.Disposable {
   private disposables: vscode.Disposable[] = [];
   lastError: string | undefined;
   resolved: ResolvedServer | undefined;
+  /** set by the extension: rewrites keep unaccepted text off the disk */
+  rewriteHold: RewriteHold | undefined;
+  /** asks before a large request is sent (true: send); tests replace it */
+  ask: (q: { message: string; detail: string }) => Thenable<boolean> = async q =>
+    (await vscode.window.showWarningMessage(q.message, { modal: true, detail: q.detail }, 'Send')) === 'Send';
+  /** the last question asked by `ask` (tests read it) */
+  lastQuestion: { message: string; detail: string } | undefined;
+  /** each job's progress, by jobId; `end` ends the status bar's spinner for it */
+  readonly progress = new Map<string, JobProgress & { end?: () => void }>();
 
   constructor(private readonly ctx: vscode.ExtensionContext, readonly out: vscode.LogOutputChannel,
-    private readonly secrets: Secrets) {}
+    private readonly secrets: Secrets) {
+    // the server's progress for a rewrite goes on until Accept / Reject; the wait is not work
+    this.jobs.onChange(job => { if (progressShouldEnd(job.state, job.done)) { this.endProgress(job.jobId); } });
+  }
 
   log(msg: string): void { this.out.info(msg); }
 
@@ -131,9 +154,15 @@ export class ServerManager implements vscode.Disposable {
           // code actions from the light bulb run server commands directly: keep their jobs' metadata too
           if (/^deepseek\.(explain|rewrite|chat)$/.test(command) && args.length === 1 && typeof args[0] === 'object') {
             const meta = this.metaFor(command, args[0] as Record<string, unknown>);
-            const result = await next(command, args);
-            this.adopt(result, meta);
-            return result;
+            const held = await this.holdFor(command, meta.uri);
+            try {
+              const first = await this.estimateFirst(command, args[0] as Record<string, unknown>, meta);
+              if (first === 'declined') { return undefined; }
+              if (first !== 'send') { this.adopt(first, meta); return first; }
+              const result = await next(command, args);
+              this.adopt(result, meta);
+              return result;
+            } finally { if (held) { this.rewriteHold?.release(held); } }
           }
           return next(command, args);
         },
@@ -141,6 +170,7 @@ export class ServerManager implements vscode.Disposable {
     };
     const client = new LanguageClient('deepseek', 'DeepSeek', serverOptions, clientOptions);
     this.client = client;
+    this.watchProgress(client);
     this.disposables.push(client.onNotification('deepseek/stream', (n: StreamNotification) => { this.jobs.push(n); }));
     // window/showMessage as the client library shows it, except a failure we already reported with
     // "Open Original" / "Copy Original" (handlers registered before start replace the library's)
@@ -181,6 +211,8 @@ export class ServerManager implements vscode.Disposable {
    * over, and a notification must never land in an old job of the same id. */
   private endRunning(): void {
     this.endUnfinished();
+    for (const id of this.progress.keys()) { this.endProgress(id); }
+    this.progress.clear();
     this.jobs.clear();
     this.meta.clear();
     this.forgetEmitter.fire();
@@ -191,7 +223,7 @@ export class ServerManager implements vscode.Disposable {
       if (job.kind === 'rewrite') {
         // not "cancelled": nobody checked that the original is back (the server's journal has it)
         this.jobs.end(job.jobId, 'failed', { code: 'server_stopped', message:
-          'The DeepSeek server stopped during the rewrite. If the original code is not back, run "DeepSeek: Recover Interrupted Rewrites".' });
+          'The DeepSeek server stopped during the rewrite. If the original code is not back, run "DeepSeek: Recover interrupted rewrites".' });
       } else {
         this.jobs.end(job.jobId, 'cancelled', { code: 'cancelled', message: 'The DeepSeek server stopped.' });
       }
@@ -239,10 +271,10 @@ export class ServerManager implements vscode.Disposable {
   }
 
   private async showMissing(message: string): Promise<void> {
-    const pick = await vscode.window.showErrorMessage(`DeepSeek: ${message}`, 'How to Install', 'Open Settings', 'Show Output');
-    if (pick === 'How to Install') { await vscode.commands.executeCommand('deepseek.installServer'); }
-    else if (pick === 'Open Settings') { await vscode.commands.executeCommand('workbench.action.openSettings', 'deepseek.server'); }
-    else if (pick === 'Show Output') { this.out.show(true); }
+    const pick = await vscode.window.showErrorMessage(`DeepSeek: ${message}`, 'How to install', 'Open settings', 'Show output');
+    if (pick === 'How to install') { await vscode.commands.executeCommand('deepseek.installServer'); }
+    else if (pick === 'Open settings') { await vscode.commands.executeCommand('workbench.action.openSettings', 'deepseek.server'); }
+    else if (pick === 'Show output') { this.out.show(true); }
   }
 
   private metaFor(command: string, args: Record<string, unknown>): JobMeta {
@@ -267,12 +299,81 @@ export class ServerManager implements vscode.Disposable {
 
   /** Run a server command that starts a job; returns the job and the raw result. */
   async startJob(command: 'deepseek.explain' | 'deepseek.rewrite' | 'deepseek.chat', args: Record<string, unknown>):
-    Promise<{ job: JobStream; result: Record<string, unknown> }> {
+    Promise<{ job: JobStream; result: Record<string, unknown> } | undefined> {
     const meta = this.metaFor(command, args);
-    const result = await this.request(command, args) as Record<string, unknown>;
-    const job = this.adopt(result, meta);
-    if (!job) { throw new Error(`${command} returned no jobId`); }
-    return { job, result };
+    const held = await this.holdFor(command, meta.uri);
+    try {
+      const first = await this.estimateFirst(command, args, meta);
+      if (first === 'declined') { return undefined; }
+      const result = first !== 'send' ? first : await this.request(command, args) as Record<string, unknown>;
+      const job = this.adopt(result, meta);
+      if (!job) { throw new Error(`${command} returned no jobId`); }
+      return { job, result };
+    } finally { if (held) { this.rewriteHold?.release(held); } }
+  }
+
+  /** A large request: ask the server for its estimate (`dryRun: true`) and the user whether to send it.
+   * 'send': go ahead; 'declined': the user said no; an object: a server without dryRun ran the request. */
+  private async estimateFirst(command: string, args: Record<string, unknown>, meta: JobMeta): Promise<'send' | 'declined' | Record<string, unknown>> {
+    const threshold = vscode.workspace.getConfiguration('deepseek').get<number>('confirmAboveTokens') ?? 8000;
+    if (!worthEstimating(this.sizeOf(args, meta), threshold)) { return 'send'; }
+    const est = await this.request(command, { ...args, dryRun: true }) as Record<string, unknown>;
+    if (!isDryRun(est)) { return est; }
+    if (!needsConfirm(est, threshold)) { return 'send'; }
+    const what = { 'deepseek.explain': 'Explain', 'deepseek.rewrite': 'this rewrite', 'deepseek.chat': 'this chat message' }[command] ?? 'this request';
+    this.lastQuestion = confirmMessage(est, what);
+    return (await this.ask(this.lastQuestion)) ? 'send' : 'declined';
+  }
+
+  /** characters a request sends besides the context: the selection (the whole document for #file / #buffer), the message */
+  private sizeOf(args: Record<string, unknown>, meta: JobMeta): number {
+    const message = typeof args.message === 'string' ? args.message : '';
+    if (/(^|\s)#(file|buffer)\b/.test(message)) { return Number.MAX_SAFE_INTEGER; }
+    const doc = meta.uri ? vscode.workspace.textDocuments.find(d => d.uri.toString() === meta.uri) : undefined;
+    let chars = message.length;
+    if (doc && meta.range) {
+      const r = meta.range;
+      chars += meta.originalText?.length ?? doc.offsetAt(new vscode.Position(r.end.line, r.end.character)) - doc.offsetAt(new vscode.Position(r.start.line, r.start.character));
+    }
+    return chars;
+  }
+
+  /** before a rewrite is sent: hold its document (the hold then follows the job); returns the uri held */
+  private async holdFor(command: string, uri: string | undefined): Promise<string | undefined> {
+    if (command !== 'deepseek.rewrite' || !uri || !this.rewriteHold) { return undefined; }
+    try { await this.rewriteHold.hold(uri); } catch (e) { this.log(`could not hold ${uri}: ${e instanceof Error ? e.message : e}`); }
+    return uri;
+  }
+
+  /** Follow the progress parts the client library creates for our tokens, so a job's can be ended here. */
+  private watchProgress(client: LanguageClient): void {
+    const onProgress = client.onProgress.bind(client);
+    client.onProgress = ((type, token, handler) => {
+      const jobId = type === WorkDoneProgress.type ? jobIdOfProgressToken(token) : undefined;
+      if (!jobId) { return onProgress(type, token, handler); }
+      const entry: JobProgress & { end?: () => void } = { begun: false, ended: false };
+      this.progress.set(jobId, entry);
+      const seen = (v: { kind: string; title?: string; message?: string }) => {
+        if (entry.ended) { return; }
+        if (v.kind === 'begin') { entry.begun = true; entry.title = v.title; }
+        if (v.message) { entry.message = v.message; }
+        if (v.kind === 'end') { entry.ended = true; entry.endedBy ??= 'server'; }
+        (handler as (v: unknown) => void)(v);
+      };
+      entry.end = () => { entry.endedBy = 'client'; seen({ kind: 'end' }); };
+      const job = this.jobs.get(jobId);
+      if (job && progressShouldEnd(job.state, job.done)) { entry.end(); }
+      return onProgress(type, token, seen as typeof handler);
+    }) as typeof client.onProgress;
+  }
+
+  /** end a job's progress now (review or done): no spinner while nothing is being written */
+  endProgress(jobId: string): void {
+    const p = this.progress.get(jobId);
+    if (p && !p.ended) { p.end?.(); }
+    if (this.progress.size > 100) {
+      for (const [id, e] of this.progress) { if (e.ended && this.progress.size > 50) { this.progress.delete(id); } }
+    }
   }
 
   /** workspace/executeCommand on the server (starting it first when needed) */

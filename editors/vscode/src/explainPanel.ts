@@ -58,7 +58,7 @@ export class ExplainPanel implements vscode.Disposable {
     let status = '';
     if (job.state === 'failed') {
       status = `<div class="error">${escapeHtml(job.error?.message ?? 'The request failed.')}` +
-        (job.error?.code === 'unauthorized' ? ' <a href="#" id="set-key">Set API Key</a>' : '') + '</div>';
+        (job.error?.code === 'unauthorized' ? ' <a href="#" id="set-key">Set API key</a>' : '') + '</div>';
     }
     else if (job.state === 'cancelled') { status = '<div class="muted">Cancelled.</div>'; }
     else if (!job.done) { status = '<div class="muted streaming">DeepSeek is writing… <a href="#" id="cancel">Cancel</a></div>'; }

@@ -7,6 +7,7 @@ import { RewriteController } from './rewrite';
 import { ChatView } from './chatView';
 import { StatusBar } from './statusBar';
 import { RecoverController } from './recover';
+import { AutoSaveGuard } from './autoSave';
 import type { JobStream } from './model/stream';
 
 const HISTORY_KEY = 'deepseek.refactor.history';
@@ -19,7 +20,10 @@ export interface DeepSeekApi {
   chat: ChatView;
   status: StatusBar;
   recover: RecoverController;
+  autoSave: AutoSaveGuard;
 }
+
+let guard: AutoSaveGuard | undefined;
 
 function lspRange(r: vscode.Range) {
   return { start: { line: r.start.line, character: r.start.character }, end: { line: r.end.line, character: r.end.character } };
@@ -34,7 +38,10 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
   const chat = new ChatView(ctx.extensionUri, server, ctx.workspaceState);
   const status = new StatusBar(server, secrets);
   const recover = new RecoverController(server);
-  ctx.subscriptions.push(out, server, explain, rewrite, chat, status, recover,
+  const autoSave = guard = new AutoSaveGuard(server, ctx.globalState, m => out.info(m));
+  server.rewriteHold = autoSave;
+  void autoSave.sync(); // an override a closed window left behind goes back
+  ctx.subscriptions.push(out, server, explain, rewrite, chat, status, recover, autoSave,
     vscode.window.registerWebviewViewProvider(ChatView.viewId, chat, { webviewOptions: { retainContextWhenHidden: true } }));
 
   // every job change goes to the view that shows its kind
@@ -44,6 +51,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
     } else if (job.kind === 'rewrite') {
       rewrite.update(job);
       recover.update(job);
+      if (job.done || created) { void autoSave.sync(); }
     } else if (job.kind === 'chat') {
       chat.update(job);
     }
@@ -60,7 +68,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
     const s = await server.request<{ apiKeySet?: boolean }>('deepseek.status', {}).catch(() => undefined);
     if (s && s.apiKeySet === false && !askedForKey) {
       askedForKey = true;
-      const pick = await vscode.window.showInformationMessage('DeepSeek: no API key is set yet.', 'Set API Key');
+      const pick = await vscode.window.showInformationMessage('DeepSeek: no API key is set yet.', 'Set API key');
       if (pick) { await vscode.commands.executeCommand('deepseek.setApiKey'); }
     }
   }));
@@ -113,7 +121,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
       const diags = vscode.languages.getDiagnostics(t.editor.document.uri).filter(d => d.range.intersection(sel));
       if (diags.length) { args.diagnostics = await server.client.code2ProtocolConverter.asDiagnostics(diags); }
     }
-    return run('rewrite', async () => (await server.startJob('deepseek.rewrite', args)).job);
+    return run('rewrite', async () => (await server.startJob('deepseek.rewrite', args))?.job);
   }
 
   async function askInstruction(): Promise<string | undefined> {
@@ -143,7 +151,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
   reg('deepseek.explainSelection', async () => {
     const t = target();
     if (!t) { return undefined; }
-    return run('explain', async () => (await server.startJob('deepseek.explain', { uri: t.uri, range: t.range })).job);
+    return run('explain', async () => (await server.startJob('deepseek.explain', { uri: t.uri, range: t.range }))?.job);
   });
   reg('deepseek.refactorSelection', async (instruction?: string) => {
     const text = typeof instruction === 'string' ? instruction : await askInstruction();
@@ -204,12 +212,12 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
   });
   reg('deepseek.statusMenu', async () => {
     const items = [
-      { label: '$(comment-discussion) Open Chat', cmd: 'deepseek.openChat' },
-      { label: '$(key) Set API Key', cmd: 'deepseek.setApiKey' },
-      { label: '$(trash) Clear API Key', cmd: 'deepseek.clearApiKey' },
-      { label: '$(debug-restart) Restart Server', cmd: 'deepseek.restartServer' },
-      { label: '$(history) Recover Interrupted Rewrites', cmd: 'deepseek.recoverRewrites' },
-      { label: '$(output) Show Output', cmd: 'deepseek.showOutput' },
+      { label: '$(comment-discussion) Open chat', cmd: 'deepseek.openChat' },
+      { label: '$(key) Set API key', cmd: 'deepseek.setApiKey' },
+      { label: '$(trash) Clear API key', cmd: 'deepseek.clearApiKey' },
+      { label: '$(debug-restart) Restart server', cmd: 'deepseek.restartServer' },
+      { label: '$(history) Recover interrupted rewrites', cmd: 'deepseek.recoverRewrites' },
+      { label: '$(output) Show output', cmd: 'deepseek.showOutput' },
       { label: '$(gear) Settings', cmd: 'workbench.action.openSettings', arg: 'deepseek' },
     ];
     const pick = await vscode.window.showQuickPick(items, { title: 'DeepSeek' });
@@ -227,9 +235,13 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
   void vscode.commands.executeCommand('setContext', 'deepseek.reviewPending', false);
   void vscode.commands.executeCommand('setContext', 'deepseek.jobsRunning', false);
   await server.start();
-  return { server, explain, rewrite, chat, status, recover };
+  ctx.subscriptions.push(server.onDidForgetJobs(() => void autoSave.sync()));
+  return { server, explain, rewrite, chat, status, recover, autoSave };
 }
 
 export function deactivate(): Thenable<void> | undefined {
-  return undefined; // the ServerManager (in ctx.subscriptions) stops the server
+  // the ServerManager (in ctx.subscriptions) stops the server; auto-save comes back now, not at the next start
+  const g = guard;
+  guard = undefined;
+  return g?.releaseAll();
 }

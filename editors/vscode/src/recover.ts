@@ -1,4 +1,4 @@
-// Keeping the user's code: **DeepSeek: Recover Interrupted Rewrites** (the server's recovery journal,
+// Keeping the user's code: **DeepSeek: Recover interrupted rewrites** (the server's recovery journal,
 // `deepseek.recover`), the original offered back when a rewrite could not restore it, and the
 // warnings of a rewrite that waits for review because of them.
 import * as vscode from 'vscode';
@@ -53,7 +53,7 @@ export class RecoverController implements vscode.Disposable {
     if (arg === 'all') { return journal.map(e => e.id); }
     const now = new Date();
     const picks = await vscode.window.showQuickPick(journal.map(e => pickItem(e, relPath, now)), {
-      title: 'DeepSeek: Recover Interrupted Rewrites',
+      title: 'DeepSeek: Recover interrupted rewrites',
       placeHolder: 'The original code of the checked rewrites is put back (Enter to recover, Esc to leave them)',
       canPickMany: true, ignoreFocusOut: true, matchOnDescription: true, matchOnDetail: true,
     });

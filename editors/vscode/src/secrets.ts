@@ -55,7 +55,7 @@ export class Secrets {
 }
 
 /**
- * "DeepSeek: Set API Key". `given` (for scripts and tests) skips the input box.
+ * "DeepSeek: Set API key". `given` (for scripts and tests) skips the input box.
  * Returns true when a key was saved.
  */
 export async function setApiKeyCommand(secrets: Secrets, log: (m: string) => void, given?: string): Promise<boolean> {

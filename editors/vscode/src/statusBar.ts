@@ -66,7 +66,7 @@ export class StatusBar implements vscode.Disposable {
     if (this.server.lastError && !this.server.running) { md.appendMarkdown(`${this.server.lastError}\n\n`); }
     if (this.status) {
       md.appendMarkdown(`Model: \`${this.status.model ?? 'auto'}\` · ${this.status.baseUrl ?? ''}\n\n`);
-      if (this.status.apiKeySet === false) { md.appendMarkdown('$(warning) No API key: run **DeepSeek: Set API Key**\n\n'); }
+      if (this.status.apiKeySet === false) { md.appendMarkdown('$(warning) No API key: run **DeepSeek: Set API key**\n\n'); }
     }
     if (running.length) { md.appendMarkdown(`Running: ${running.map(j => `${j.kind} ${j.jobId}`).join(', ')} — click to cancel\n\n`); }
     if (u) {

@@ -10,7 +10,10 @@ from lsprotocol import types
 from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
 from .common import LspDiagnostic
 
-EXPLAIN_KIND = "refactor.deepseek.explain"
+# Explain is a quick fix by kind: VS Code groups the light bulb by kind (Quick Fix first, then
+# Extract, Inline, Rewrite, ..., and unknown kinds last under "More Actions..."), and Explain is
+# the action that changes nothing, so it heads the menu rather than trailing after the rewrites.
+EXPLAIN_KIND = "quickfix.deepseek.explain"
 REWRITE_KIND = "refactor.rewrite.deepseek"
 FIX_KIND = "quickfix.deepseek"
 

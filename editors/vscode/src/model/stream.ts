@@ -1,4 +1,4 @@
-// Assembles `deepseek/stream` notifications (PROTOCOL.md) into the state of each job.
+// Assembles `deepseek/stream` notifications (docs/protocol.md) into the state of each job.
 // Pure: no `vscode` import, so it is unit-tested with node's test runner.
 
 export type JobState = 'streaming' | 'review' | 'done' | 'cancelled' | 'failed';

@@ -3,6 +3,7 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import * as path from 'path';
+import * as fs from 'fs';
 import type { DeepSeekApi } from '../../extension';
 import type { JobStream } from '../../model/stream';
 
@@ -84,6 +85,18 @@ suite('DeepSeek extension end to end', function () {
     const titles = actions.map(a => a.title);
     for (const t of ['DeepSeek: Explain', 'DeepSeek: Refactor', 'DeepSeek: Add docstring', 'DeepSeek: Write tests']) {
       assert.ok(titles.includes(t), `${t} in ${titles}`);
+    }
+    // Explain heads the menu: a quick fix by kind, the group VS Code lists first (not "More Actions...")
+    const ours = actions.filter(a => a.title.startsWith('DeepSeek:'));
+    assert.strictEqual(ours[0].title, 'DeepSeek: Explain', `${ours.map(a => a.title)}`);
+    assert.ok(vscode.CodeActionKind.QuickFix.contains(ours[0].kind!), `Explain's kind: ${ours[0].kind?.value}`);
+    // the palette names the same actions the same way
+    const commands = (vscode.extensions.getExtension(EXT_ID)!.packageJSON.contributes.commands as { command: string; title: string }[]);
+    const palette = new Map(commands.map(c => [c.command, `DeepSeek: ${c.title}`]));
+    for (const [command, title] of [['deepseek.explainSelection', 'DeepSeek: Explain'], ['deepseek.refactorSelection', 'DeepSeek: Refactor'],
+      ['deepseek.docstringSelection', 'DeepSeek: Add docstring'], ['deepseek.testsSelection', 'DeepSeek: Write tests']]) {
+      assert.strictEqual(palette.get(command), title);
+      assert.ok(titles.includes(title), `${title} in the light bulb: ${titles}`);
     }
     // running the light bulb's Explain (the server's own command) still streams into our panel
     const explainAction = actions.find(a => a.title === 'DeepSeek: Explain')!;
@@ -171,6 +184,15 @@ suite('DeepSeek extension end to end', function () {
     const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', editor.document.uri);
     const titles = lenses.map(l => l.command?.title ?? '');
     assert.ok(titles.some(t => t.includes('Accept')) && titles.some(t => t.includes('Reject')), `lenses: ${titles}`);
+    // no "Writing…" spinner while Accept | Reject waits: the job's progress has ended, the status bar says review
+    const progress = await waitFor('the rewrite\'s progress ended', () => {
+      const p = api.server.progress.get(job.jobId);
+      return p?.ended ? p : undefined;
+    });
+    assert.strictEqual(job.state, 'review', 'still in review when the progress ended');
+    assert.match(api.status.item.text, /review/, api.status.item.text);
+    assert.doesNotMatch(api.status.item.text, /sync~spin/, api.status.item.text);
+    void progress;
     await vscode.commands.executeCommand('deepseek.rejectRewrite', job.jobId);
     await waitFor('rejected', () => job.done, 20000);
     await waitFor('original text back', () => editor.document.getText() === original, 10000);
@@ -191,6 +213,86 @@ suite('DeepSeek extension end to end', function () {
     await waitFor('accepted', () => job.done, 20000);
     assert.strictEqual(job.state, 'done');
     assert.ok(editor.document.getText().includes('"""Identity."""'));
+  });
+
+  test('with auto-save on, a rewrite waiting for review stays off the disk; Accept saves it', async function () {
+    if (!api.server.serverCommands.includes('deepseek.rewrite')) {
+      (this.test as any).skipReason = 'the server has no deepseek.rewrite yet (issue 3)';
+      this.skip();
+    }
+    const pyMode = () => vscode.workspace.getConfiguration('files', { languageId: 'python' }).get<string>('autoSave');
+    await api.autoSave.sync(); // the rewrites before this one are over: auto-save is back
+    assert.notStrictEqual(pyMode(), 'off', 'code-server auto-saves by default');
+    const original = 'def twice(x):\n    return 2 * x\n';
+    const editor = await openSample('autosave.py', original);
+    const file = editor.document.uri.fsPath;
+    editor.selection = new vscode.Selection(0, 0, 1, 16);
+    const rewritten = 'def twice(x):\n    """Return x doubled."""\n    return 2 * x';
+    await fake('/_fake/enqueue', [{ content: rewritten, delay: 0.01 }]);
+    const job = await vscode.commands.executeCommand<JobStream>('deepseek.docstringSelection');
+    await waitFor('review state', () => job.state === 'review' || job.done, 30000);
+    assert.strictEqual(job.state, 'review', `state ${job.state} ${job.error?.message ?? ''}`);
+    assert.ok(editor.document.getText().includes('Return x doubled.'), 'the rewrite is in the editor');
+    assert.strictEqual(pyMode(), 'off', 'auto-save off for Python files while the rewrite waits');
+    // auto-save still works for other files: one edited now is saved after the delay, and by then an
+    // auto-saved autosave.py would have been written too (its last edit came earlier)
+    const other = await openSample('control.md', 'before\n');
+    const saved = new Promise<void>(resolve => {
+      const sub = vscode.workspace.onDidSaveTextDocument(d => { if (d.uri.fsPath === other.document.uri.fsPath) { sub.dispose(); resolve(); } });
+    });
+    await other.edit(e => e.insert(new vscode.Position(0, 0), 'after '));
+    await saved;
+    assert.strictEqual(fs.readFileSync(other.document.uri.fsPath, 'utf8'), 'after before\n', 'auto-save is on');
+    assert.strictEqual(fs.readFileSync(file, 'utf8'), original, 'no unaccepted text on disk');
+    assert.ok(editor.document.isDirty, 'the rewrite waits unsaved');
+    await vscode.window.showTextDocument(editor.document, vscode.ViewColumn.One);
+    await vscode.commands.executeCommand('deepseek.acceptRewrite', job.jobId);
+    await waitFor('accepted', () => job.done, 20000);
+    assert.strictEqual(job.state, 'done');
+    await waitFor('auto-save back for Python files', () => pyMode() !== 'off', 10000);
+    assert.strictEqual(vscode.workspace.getConfiguration('files', { languageId: 'python' }).inspect('autoSave')?.globalLanguageValue, undefined,
+      'the user settings are as before');
+    await waitFor('the accepted rewrite saved', () => fs.readFileSync(file, 'utf8').includes('Return x doubled.'), 10000);
+  });
+
+  test('a large request asks first, with the estimated tokens and cost; No sends nothing', async function () {
+    const editor = await openSample('large.py', Array.from({ length: 40 }, (_, i) => `value_${i} = ${i} * 2  # a line of code`).join('\n') + '\n');
+    editor.selection = new vscode.Selection(0, 0, 40, 0);
+    const cfg = vscode.workspace.getConfiguration('deepseek');
+    const ask = api.server.ask;
+    try {
+      await cfg.update('confirmAboveTokens', 50, vscode.ConfigurationTarget.Workspace);
+      // does this server give estimates? (an older one runs the request instead: then there is nothing to confirm)
+      const whole = { start: { line: 0, character: 0 }, end: { line: 40, character: 0 } };
+      const probe = await waitFor('the server has the new threshold', async () => {
+        const p = await api.server.request<Record<string, unknown>>('deepseek.explain', { uri: editor.document.uri.toString(), range: whole, dryRun: true });
+        return typeof p.jobId === 'string' || p.confirmAboveTokens === 50 ? p : undefined;
+      });
+      if (typeof probe.jobId === 'string') {
+        await waitFor('probe done', () => api.server.jobs.get(probe.jobId as string)?.done ?? true);
+        (this.test as any).skipReason = 'the server has no dryRun estimates yet';
+        this.skip();
+      }
+      const questions: { message: string; detail: string }[] = [];
+      api.server.ask = async q => { questions.push(q); return false; };
+      const before = api.server.jobs.all().length;
+      const none = await vscode.commands.executeCommand<JobStream | undefined>('deepseek.explainSelection');
+      assert.strictEqual(none, undefined, 'nothing started');
+      assert.strictEqual(api.server.jobs.all().length, before, 'no job');
+      assert.strictEqual(questions.length, 1, 'asked once');
+      assert.match(questions[0].message, /^DeepSeek: Explain sends [\d,]+ tokens .*Send it\?$/, questions[0].message);
+      if (probe.estimatedCost) { assert.match(questions[0].message, /at most \$/, 'the cost is shown'); }
+      assert.match(questions[0].detail, /deepseek\.confirmAboveTokens/);
+      api.server.ask = async q => { questions.push(q); return true; };
+      await fake('/_fake/enqueue', [{ content: 'Sets forty values.', delay: 0 }]);
+      const job = await vscode.commands.executeCommand<JobStream>('deepseek.explainSelection');
+      assert.ok(job?.jobId, 'Send started it');
+      await waitFor('explained', () => job.done, 20000);
+      assert.strictEqual(job.content, 'Sets forty values.');
+    } finally {
+      api.server.ask = ask;
+      await cfg.update('confirmAboveTokens', undefined, vscode.ConfigurationTarget.Workspace);
+    }
   });
 
   test('after kill -9 of the server mid-rewrite, Recover Interrupted Rewrites puts the original back', async function () {
@@ -243,6 +345,15 @@ suite('DeepSeek extension end to end', function () {
     assert.ok(shown.text.includes('console.log(1)'));
     assert.ok(api.chat.sessionId, 'a session id');
     assert.ok(job.usage, 'usage for the turn');
+    // the header names the session by its title, never by its id
+    const history = await api.server.request<{ title?: string }>('deepseek.chat.history', { sessionId: api.chat.sessionId });
+    assert.ok(history.title, 'the server titled the session');
+    const header = await waitFor('the chat header', () => {
+      const h = api.chat.lastRendered?.header;
+      return h && h !== 'New chat' ? h : undefined;
+    });
+    assert.strictEqual(header, history.title);
+    assert.ok(!header.includes(api.chat.sessionId!), header);
     // the session is listed and its history can be loaded
     const sessions = await api.server.request<{ sessions: { sessionId: string }[] }>('deepseek.chat.sessions', {});
     assert.ok(sessions.sessions.some(s => s.sessionId === api.chat.sessionId));
@@ -253,7 +364,7 @@ suite('DeepSeek extension end to end', function () {
   test('the UI itself shows it: commands in the palette, the explanation and the chat reply in the webviews', async function () {
     const result = process.env.DEEPSEEK_E2E_RESULT;
     if (!result) { this.skip(); }
-    const fs = await import('fs');
+
     // the panel shows the newest explanation: make it a known one
     const editor = await openSample('explain.py', 'import math\n\ndef area(r):\n    return math.pi * r * r\n');
     editor.selection = new vscode.Selection(2, 0, 3, 27);
@@ -267,7 +378,7 @@ suite('DeepSeek extension end to end', function () {
     const res = await waitFor('the driver looked at the UI', () => fs.existsSync(result + '.ui-response')
       ? JSON.parse(fs.readFileSync(result + '.ui-response', 'utf8')) : undefined, 40000);
     assert.ok(!res.error, res.error);
-    for (const c of ['DeepSeek: Explain', 'DeepSeek: Refactor…', 'DeepSeek: Set API Key', 'DeepSeek: Chat']) {
+    for (const c of ['DeepSeek: Explain', 'DeepSeek: Refactor', 'DeepSeek: Add docstring', 'DeepSeek: Write tests', 'DeepSeek: Set API key', 'DeepSeek: Chat']) {
       assert.ok(res.palette.includes(c), `${c} in the palette: ${res.palette}`);
     }
     assert.ok(res.explainDom.includes('This computes the area of a circle.'), `explain panel DOM: ${res.explainDom}`);
@@ -283,7 +394,7 @@ suite('DeepSeek extension end to end', function () {
     const text = api.status.item.text;
     assert.match(text, /DeepSeek/);
     assert.ok(api.status.status?.usage, 'usage from deepseek.status');
-    assert.match(text, /tok · .*% cache · \$/, text);
+    assert.match(text, /tok · .*% cache · <?\$/, text);
     assert.match(api.status.balance ?? '', /\d/, `balance for the tooltip: ${api.status.balance}`);
   });
 });
