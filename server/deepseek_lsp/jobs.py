@@ -1,4 +1,4 @@
-"""Jobs: every request to DeepSeek runs as one, as PROTOCOL.md's "Jobs" section says.
+"""Jobs: every request to DeepSeek runs as one, as docs/protocol.md's "Jobs and cancellation" says.
 
 A job numbers its `deepseek/stream` notifications (`seq` from 0, no gaps) and ends exactly once.
 The registry keeps a strong reference to every running task (asyncio only keeps weak ones)
@@ -81,6 +81,7 @@ class Job:
         """A rewrite waiting for accept/reject: state `review`, not yet done."""
         self.state = "review"
         self._send(**extra)
+        self.host.progress_end(self, "Review: accept or reject")  # waiting for the user is not work
 
     def finish(
         self,

@@ -332,8 +332,8 @@ class LspJobHost:
         if future is not None:
             future.add_done_callback(lambda f: f.cancelled() and self.ls.services.jobs.cancel(job.id))
         self._last_report[job.id] = 0.0
-        if job.finished:  # it ended before the client acknowledged the token
-            self.progress_end(job, "Done" if job.state == "done" else job.state.capitalize())
+        if job.finished or job.state == "review":  # it ended (or waits) before the client acknowledged
+            self.progress_end(job, _END.get(job.state, job.state.capitalize()))
 
     def progress_report(self, job: Job, message: str) -> None:
         """At most four reports a second: progress is for people, the stream is for clients."""
@@ -350,6 +350,9 @@ class LspJobHost:
         if job.progress_token and self._last_report.pop(job.id, None) is not None:
             self.ls.work_done_progress.end(job.progress_token, types.WorkDoneProgressEnd(message=message))
             self.ls.work_done_progress.tokens.pop(job.progress_token, None)
+
+
+_END = {"done": "Done", "review": "Review: accept or reject"}
 
 
 class DeepSeekLanguageServer(LanguageServer):

@@ -272,7 +272,6 @@ class RewriteFeature:
                 rw.decision = asyncio.get_running_loop().create_future()
                 job.range = session.region.lsp_range(ls.encoding)
                 job.review(warnings=warnings or None)
-                ls.services.jobs.host.progress_report(job, "Review: accept or reject")
                 if await rw.decision == "reject":
                     if not await self._restore(rw):
                         self._fail_restore(rw, "rejected")
@@ -393,7 +392,7 @@ class RewriteFeature:
         if rw.entry is None:
             return ""
         return (
-            " The original is kept: run “DeepSeek: Recover Interrupted Rewrites” "
+            " The original is kept: run “DeepSeek: Recover interrupted rewrites” "
             "(the deepseek.recover command) to put it back."
         )
 
