@@ -1,4 +1,4 @@
-"""Errors that reach the user: a PROTOCOL.md code and a message that says what to do."""
+"""Errors that reach the user: a docs/protocol.md code and a message that says what to do."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ ADVICE: dict[str, str] = {
 
 
 class DeepSeekError(Exception):
-    """A failure with a PROTOCOL.md error code; `message` is fit to show the user."""
+    """A failure with an error code of docs/protocol.md; `message` is fit to show the user."""
 
     def __init__(
         self,

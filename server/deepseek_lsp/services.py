@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import pricing
@@ -52,6 +54,8 @@ class Services:
     journal: Journal = field(init=False)  # rewrites' originals, for recovery after a crash
     active_journal: set[str] = field(default_factory=set)  # entries of rewrites running here
     shutting_down: bool = False  # restores get little time: the client may no longer answer
+    # Wall-clock time (UTC) for pricing: DeepSeek's rate depends on when a request ran.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
         env = settings_mod.from_env(self.env)
@@ -132,8 +136,11 @@ class Services:
         picked = self._auto_model
         return picked.result() if picked is not None and picked.done() and not picked.cancelled() else None
 
-    def account(self, model: str, usage: Usage | None) -> dict[str, Any] | None:
-        """One request's usage in PROTOCOL's shape, priced, and added to the session totals."""
+    def account(
+        self, model: str, usage: Usage | None, started: datetime | None = None
+    ) -> dict[str, Any] | None:
+        """One request's usage in docs/protocol.md's shape, priced at the rate in force when it
+        started (default: now), and added to the session totals."""
         if usage is None:
             return None
         counts = {
@@ -143,8 +150,11 @@ class Services:
             "promptCacheMissTokens": usage.cache_miss,
             "reasoningTokens": usage.reasoning_tokens,
         }
-        job_cost = self.totals.add(counts, pricing.price_for(model, self.settings.prices))
-        return {**counts, "cost": round(job_cost, 8)}
+        quote = pricing.quote(model, self.settings.prices, started or self.clock())
+        rate = quote.rate if quote is not None else pricing.UNPRICED
+        job_cost = self.totals.add(counts, quote.price if quote is not None else None, rate)
+        priced_as = quote.priced_as if quote is not None else None
+        return {**counts, "cost": round(job_cost, 8), "rate": rate, "pricedAs": priced_as}
 
     async def stream_to_job(
         self,
@@ -167,7 +177,10 @@ class Services:
         return result
 
     def record_usage(self, job: Job, model: str, result: StreamResult) -> None:
-        job.usage = self.account(model, result.usage)
+        """Price the job's request at the time the job started (DeepSeek's rate may have changed
+        since: a long rewrite can cross into peak hours)."""
+        ran = timedelta(seconds=max(time.monotonic() - job.started, 0.0))
+        job.usage = self.account(model, result.usage, self.clock() - ran)
 
     def status(self) -> dict[str, Any]:
         s = self.settings

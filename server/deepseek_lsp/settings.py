@@ -1,5 +1,5 @@
 """Settings: one pydantic model, merged from defaults < environment < initializationOptions <
-workspace configuration (section `deepseek`), keys camelCase as PROTOCOL.md says.
+workspace configuration (section `deepseek`), keys camelCase as docs/protocol.md says.
 
 A bad value is reported by its exact key and the last valid settings stay in force. The API key
 is a SecretStr so no repr, log line or validation error can carry it.
@@ -18,6 +18,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -25,17 +26,28 @@ from .secrets import DEFAULT_EXCLUDES
 
 DEFAULT_BASE_URL = "https://api.deepseek.com"
 
-# USD per 1M tokens, from DeepSeek's pricing page; configuration, not code: `deepseek.prices`.
-DEFAULT_PRICES: dict[str, dict[str, float]] = {
-    "deepseek-chat": {"hit": 0.07, "miss": 0.56, "output": 1.68},
-    "deepseek-reasoner": {"hit": 0.07, "miss": 0.56, "output": 1.68},
-    "deepseek-v4-flash": {"hit": 0.028, "miss": 0.28, "output": 0.42},
-    "deepseek-flash": {"hit": 0.028, "miss": 0.28, "output": 0.42},
-    "deepseek-v4-pro": {"hit": 0.14, "miss": 1.4, "output": 2.8},
+# USD per 1M tokens, from DeepSeek's pricing page (api-docs.deepseek.com) checked 2026-11-15;
+# configuration, not code: `deepseek.prices`. Each model is priced by time of
+# day (`peak` on weekdays at the hours `pricing.PEAK_HOURS_UTC` names, `offPeak` otherwise), at
+# one flat price `{"hit", "miss", "output"}`, or `billedAs` the model that serves it: the legacy
+# `deepseek-v4-flash` is served and billed as `deepseek-flash`, as were the retired (2026-07-24)
+# `deepseek-chat` / `deepseek-reasoner` aliases should a proxy still answer to them.
+DEFAULT_PRICES: dict[str, dict[str, Any]] = {
+    "deepseek-flash": {
+        "offPeak": {"hit": 0.003, "miss": 0.15, "output": 0.60},
+        "peak": {"hit": 0.006, "miss": 0.30, "output": 1.20},
+    },
+    "deepseek-v4-pro": {
+        "offPeak": {"hit": 0.022, "miss": 0.66, "output": 1.98},
+        "peak": {"hit": 0.044, "miss": 1.32, "output": 3.96},
+    },
+    "deepseek-v4-flash": {"billedAs": "deepseek-flash"},
+    "deepseek-chat": {"billedAs": "deepseek-flash"},
+    "deepseek-reasoner": {"billedAs": "deepseek-flash"},
 }
 
 
-# Context windows in tokens, from DeepSeek's model list (shared/reference/deepseek-api.md): V3.x
+# Context windows in tokens, from DeepSeek's model list (its API documentation): V3.x
 # `deepseek-chat`/`deepseek-reasoner` 128K, V4 models 1M. `deepseek.contextWindow` overrides.
 CONTEXT_WINDOWS: dict[str, int] = {
     "deepseek-chat": 131_072,
@@ -70,10 +82,40 @@ class Timeouts(Model):
     idle: float = Field(120.0, gt=0, le=3600)  # between two bytes; keep-alives reset it
 
 
-class Price(Model):
+class Rate(Model):
+    """Per 1M tokens: input on a cache hit, input on a cache miss, output."""
+
     hit: float = Field(ge=0)
     miss: float = Field(ge=0)
     output: float = Field(ge=0)
+
+
+class Price(Model):
+    """One model's price, in exactly one shape: flat `{hit, miss, output}` (the older setting,
+    still a price at all hours), by time of day `{peak, offPeak}`, or `{billedAs: "<model>"}`."""
+
+    hit: float | None = Field(None, ge=0)
+    miss: float | None = Field(None, ge=0)
+    output: float | None = Field(None, ge=0)
+    peak: Rate | None = None
+    off_peak: Rate | None = None
+    billed_as: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> Price:
+        flat = (self.hit, self.miss, self.output)
+        shapes = (
+            any(v is not None for v in flat),
+            self.peak is not None or self.off_peak is not None,
+            self.billed_as is not None,
+        )
+        if sum(shapes) != 1:
+            raise ValueError('give {"hit", "miss", "output"}, {"peak", "offPeak"} or {"billedAs"}')
+        if shapes[0] and None in flat:
+            raise ValueError('a flat price needs "hit", "miss" and "output"')
+        if shapes[1] and (self.peak is None or self.off_peak is None):
+            raise ValueError('a time-of-day price needs both "peak" and "offPeak"')
+        return self
 
 
 class ActionSetting(Model):
@@ -105,6 +147,9 @@ class Settings(Model):
     context_window: int | None = Field(None, ge=1024, le=100_000_000)  # None: the model's own
     max_selection_chars: int = Field(200_000, ge=100, le=1_000_000_000)
     max_concurrent_jobs: int = Field(8, ge=1, le=1000)
+    # Clients with our plugin ask before sending a request over this many prompt tokens (a
+    # `dryRun` gives the estimate); 0: never ask. The server itself never refuses on it.
+    confirm_above_tokens: int = Field(8000, ge=0, le=100_000_000)
     rewrite_max_tokens: int = Field(8192, ge=256, le=10_000_000)  # cap of a rewrite's max_tokens
     # A rewrite stops when its text outgrows max(growth x original, original + 2000) characters.
     rewrite_max_growth: float = Field(4.0, ge=1.0, le=1000.0)

@@ -1,7 +1,7 @@
 """Limits, end to end: what is too big or too many is refused before anything is sent, with a
 message that names the size, the limit and the setting; never uploaded, never queued for ever.
 
-Refusals are job failures (PROTOCOL's way): the command answers `{"jobId"}`, the job's final
+Refusals are job failures (docs/protocol.md's way): the command answers `{"jobId"}`, the job's final
 notification carries `error.code: "bad_request"` and the message, which also goes out once in
 `window/showMessage`.
 """

@@ -163,7 +163,7 @@ def find_references(text: str) -> tuple[Reference, ...]:
 def references_for(parsed: Parsed, *, has_document: bool, has_selection: bool) -> tuple[Reference, ...]:
     """The references to attach: those named, else what the command or the request implies.
 
-    PROTOCOL.md: `uri`/`range` attach that code; a command on no selection takes the file.
+    docs/protocol.md: `uri`/`range` attach that code; a command on no selection takes the file.
     """
     if parsed.references:
         return parsed.references

@@ -162,7 +162,7 @@ class SessionInfo:
 
 
 def add_usage(totals: dict[str, Any], usage: dict[str, Any] | None) -> dict[str, Any]:
-    """Sum a turn's usage (PROTOCOL.md's camelCase usage object) into `totals`."""
+    """Sum a turn's usage (the camelCase usage object of docs/protocol.md) into `totals`."""
     if not usage:
         return totals
     for key in USAGE_KEYS:

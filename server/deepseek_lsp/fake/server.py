@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 import uuid
 from collections import deque
@@ -23,6 +22,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from deepseek_lsp.fake.cache import PromptCache, count_tokens, render_chat, render_fim, usage
+from deepseek_lsp.fake.replies import default_reply
 from deepseek_lsp.fake.script import Reply, error_body, split_tokens
 
 DEFAULT_MODELS = [
@@ -139,22 +139,6 @@ def _message_text(message: Any) -> str:
         return content
     if isinstance(content, list):
         return "".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
-    return ""
-
-
-_FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.S)
-
-
-def _code_block(text: str) -> str:
-    """The first fenced code block of `text`, or the whole text."""
-    match = _FENCE.search(text)
-    return match.group(1) if match else text
-
-
-def _first_code_line(text: str) -> str:
-    for line in _code_block(text).splitlines():
-        if line.strip():
-            return line.strip()[:80]
     return ""
 
 
@@ -678,26 +662,10 @@ class FakeDeepSeek:
     # ---------------------------------------------------------------- planning
 
     def _default_chat(self, body: Mapping[str, Any], thinking: bool, prefix: bool) -> tuple[str, str | None]:
-        """The canned answer: mentions the first code line of the last user message."""
+        """The default answer: one that suits the request (see `replies`)."""
         messages = body.get("messages") or []
         user = next((_message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
-        line = _first_code_line(user)
-        if prefix:
-            code = _code_block(user).strip("\n")
-            return (code or line) + "\n```\n", None
-        if line:
-            content = (
-                f"The code starting with `{line}` is a small, self-contained piece of the "
-                "program. Step by step:\n\n"
-                "1. It takes its inputs.\n"
-                "2. It does the work its name suggests.\n"
-                "3. It hands the result back to the caller.\n\n"
-                "This answer comes from the fake DeepSeek server."
-            )
-            reasoning = f"The user asks about `{line}`. I should explain what it does, briefly."
-        else:
-            content = "Hello! This answer comes from the fake DeepSeek server."
-            reasoning = "The user sent a message without code. A short greeting will do."
+        content, reasoning = default_reply(user, prefix=prefix)
         response_format = body.get("response_format")
         if isinstance(response_format, Mapping) and response_format.get("type") == "json_object":
             content = _dumps({"answer": content})

@@ -15,8 +15,9 @@ from pydantic.alias_generators import to_camel
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
-from .. import limits, tokens
+from .. import limits, pricing, textcodec, tokens
 from ..context import BuiltContext, ContextRequest, DiagnosticInfo, DocumentSnapshot, build_context
+from ..errors import DeepSeekError
 from ..positions import Pos, lsp_range
 from ..prompts import SYSTEM_PROMPT, PromptContext
 from ..settings import context_window_for
@@ -139,7 +140,10 @@ def _read_closed(uri: str) -> str:
         raise JsonRpcInvalidParams(
             f"{uri} is not open and cannot be read: {exc.strerror}. {advice}"
         ) from None
-    return data.decode("utf-8", errors="replace")
+    text = textcodec.decode(data)  # in its own encoding (UTF-8, a BOM's, else cp1252/latin-1)
+    if text is None:
+        raise JsonRpcInvalidParams(f"{uri} is not open and looks like a binary file. {advice}")
+    return text
 
 
 def _guess_language(uri: str) -> str:
@@ -266,10 +270,77 @@ async def gather_context(
 
 
 def context_note(built: BuiltContext) -> dict[str, Any]:
-    """The `context` field of a job's first notification (an additive PROTOCOL extension)."""
+    """The `context` field of a job's first notification (see docs/protocol.md)."""
     return {
         "tokens": built.tokens,
         "omitted": list(built.omitted),
         "maskedSecrets": built.masked_secrets,
         "excluded": built.excluded,
+    }
+
+
+# -- dryRun: what a request would send and cost, without sending it ---------------------------
+MESSAGE_FRAMING = 4  # tokens each chat message adds beyond its text (role, separators)
+
+
+def prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    """The prompt tokens of `messages` as DeepSeek counts them (exact with the tokenizer when
+    installed, else the estimate); blocking on large texts, so call it in a thread."""
+    total = 0
+    for m in messages:
+        for key in ("content", "reasoning_content"):
+            value = m.get(key)
+            if isinstance(value, str):
+                total += tokens.count_tokens(value)
+        total += MESSAGE_FRAMING
+    return total
+
+
+async def dry_run_answer(ls: DeepSeekLanguageServer, body: dict[str, Any]) -> dict[str, Any]:
+    """The answer to `dryRun: true`: the request `body` (built exactly as it would be sent)
+    measured and priced. Nothing is sent and no job starts. `maxTokens` is the request's
+    `max_tokens`, else the reply room the server keeps for it; the cost is an upper bound
+    (every prompt token at the cache-miss rate, a reply of `maxTokens`)."""
+    s = ls.services.settings
+    model = str(body["model"])
+    count = await asyncio.to_thread(prompt_tokens, list(body["messages"]))
+    max_tokens = body.get("max_tokens")
+    if not isinstance(max_tokens, int):
+        max_tokens = limits.reply_reserve(context_window_for(model, s.context_window), s.max_tokens)
+    quote = pricing.quote(model, s.prices)
+    cost: dict[str, Any] | None = None
+    if quote is not None:
+        prompt_cost = count * quote.price.miss / 1_000_000
+        reply_cost = max_tokens * quote.price.output / 1_000_000
+        cost = {
+            "prompt": round(prompt_cost, 6),
+            "replyAtMost": round(reply_cost, 6),
+            "total": round(prompt_cost + reply_cost, 6),
+            "currency": "USD",
+            "rate": quote.rate,
+            "pricedAs": quote.priced_as,
+        }
+    threshold = s.confirm_above_tokens
+    return {
+        "dryRun": True,
+        "promptTokens": count,
+        "maxTokens": max_tokens,
+        "estimatedCost": cost,
+        "model": model,
+        "confirmAboveTokens": threshold,
+        "confirm": bool(threshold) and count > threshold,
+    }
+
+
+def dry_run_refused(err: DeepSeekError) -> dict[str, Any]:
+    """The answer to `dryRun: true` for a request the server would refuse before sending
+    (empty, excluded, too large): the client can show `error` or just run the action."""
+    return {
+        "dryRun": True,
+        "promptTokens": 0,
+        "maxTokens": 0,
+        "estimatedCost": None,
+        "model": None,
+        "confirm": False,
+        "error": err.to_json(),
     }

@@ -11,12 +11,23 @@ from urllib.parse import unquote
 from lsprotocol import types
 
 from .. import prompts
+from ..context import BuiltContext, DocumentSnapshot
 from ..documents import Document, changes_for
 from ..errors import DeepSeekError
 from ..jobs import Job
+from ..payload import chat_body
 from ..positions import Pos, Span, lsp_range
 from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
-from .common import Args, LspRange, context_note, gather_context, parse_args, snapshot
+from .common import (
+    Args,
+    LspRange,
+    context_note,
+    dry_run_answer,
+    dry_run_refused,
+    gather_context,
+    parse_args,
+    snapshot,
+)
 
 COMMAND = "deepseek.explain"
 
@@ -24,12 +35,17 @@ COMMAND = "deepseek.explain"
 class ExplainArgs(Args):
     uri: str
     range: LspRange
+    dry_run: bool = False  # measure and price the request, send nothing
 
 
 def register(ls: DeepSeekLanguageServer) -> None:
     @ls.command(COMMAND)
-    def explain(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, str]:
+    async def explain(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, Any]:
+        # async for dryRun; a real explain starts before the first await, so the range still
+        # means the text the editor had when it sent the command
         a = parse_args(ExplainArgs, args, COMMAND)
+        if a.dry_run:
+            return await explain_dry_run(ls, a.uri, a.range.to_lsp())
         return {"jobId": start_explain(ls, a.uri, a.range.to_lsp()).id}
 
     @ls.feature(types.TEXT_DOCUMENT_HOVER)
@@ -43,22 +59,55 @@ def register(ls: DeepSeekLanguageServer) -> None:
         )
 
 
-def start_explain(ls: DeepSeekLanguageServer, uri: str, rng: types.Range) -> Job:
-    doc = snapshot(ls, uri)
+NOTHING_TO_EXPLAIN = (
+    "Nothing to explain: the selection is empty (or only blank lines). "
+    "Select some code, or put the cursor on a line of code, and try again."
+)
+
+
+def _span(ls: DeepSeekLanguageServer, doc: DocumentSnapshot, rng: types.Range) -> tuple[int, int]:
     start, end = ls.offsets(doc.text, rng)
     if start == end:
         start, end = _line_span(doc.text, start)  # an empty range explains its line
+    return start, end
+
+
+async def _request(
+    ls: DeepSeekLanguageServer, doc: DocumentSnapshot, start: int, end: int
+) -> tuple[list[dict[str, str]], BuiltContext]:
+    """The messages an explain sends, or the refusal that keeps it from being sent."""
+    if not doc.text[start:end].strip():
+        raise DeepSeekError("bad_request", NOTHING_TO_EXPLAIN)  # no 235-token request about nothing
+    prompt, built = await gather_context(ls, "explain", doc, start, end)
+    if built.excluded:
+        raise DeepSeekError(
+            "bad_request",
+            f"{built.path} matches deepseek.excludePatterns, so it is never sent to DeepSeek.",
+        )
+    return prompts.explain_messages(prompt), built
+
+
+async def explain_dry_run(ls: DeepSeekLanguageServer, uri: str, rng: types.Range) -> dict[str, Any]:
+    """`dryRun: true`: the request an explain would send, measured and priced; nothing is sent."""
+    doc = snapshot(ls, uri)
+    start, end = _span(ls, doc, rng)
+    try:
+        messages, _ = await _request(ls, doc, start, end)
+    except DeepSeekError as err:
+        return dry_run_refused(err)
+    s = ls.services.settings
+    return await dry_run_answer(ls, chat_body(s, await ls.services.model(), messages))
+
+
+def start_explain(ls: DeepSeekLanguageServer, uri: str, rng: types.Range) -> Job:
+    doc = snapshot(ls, uri)
+    start, end = _span(ls, doc, rng)
     job_range = lsp_range(doc.text, start, end, ls.encoding)
 
     async def run(job: Job) -> None:
-        prompt, built = await gather_context(ls, "explain", doc, start, end)
-        if built.excluded:
-            raise DeepSeekError(
-                "bad_request",
-                f"{built.path} matches deepseek.excludePatterns, so it is never sent to DeepSeek.",
-            )
+        messages, built = await _request(ls, doc, start, end)
         job.emit(context=context_note(built))
-        result = await ls.services.stream_to_job(job, prompts.explain_messages(prompt))
+        result = await ls.services.stream_to_job(job, messages)
         job.finish("done", finish_reason=result.finish_reason)
 
     job = ls.services.jobs.start(

@@ -71,7 +71,11 @@ function handlers.explain(o)
   end
   local win = vim.api.nvim_get_current_win()
   client_mod.with_client(bufnr, function(client)
-    require("deepseek_lsp.explain").run(client, bufnr, lsp_range(bufnr, s, client), { win = win, focus = o.bang })
+    local range = lsp_range(bufnr, s, client)
+    local arg = { uri = vim.uri_from_bufnr(bufnr), range = range }
+    require("deepseek_lsp.confirm").guard(client, "deepseek.explain", arg, bufnr, s, "explain", function()
+      require("deepseek_lsp.explain").run(client, bufnr, range, { win = win, focus = o.bang })
+    end)
   end)
 end
 

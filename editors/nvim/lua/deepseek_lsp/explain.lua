@@ -68,7 +68,7 @@ local function footer(job)
   local u = job.usage
   if u and u ~= vim.NIL then
     table.insert(parts, util.fmt_tokens((u.promptTokens or 0) + (u.completionTokens or 0)) .. " tok")
-    table.insert(parts, util.fmt_cost(u.cost))
+    table.insert(parts, util.fmt_rated_cost(u))
   end
   return { { " " .. table.concat(parts, " · ") .. " ", "FloatFooter" } }
 end

@@ -191,7 +191,7 @@ function M.show_status()
           util.fmt_tokens(u.promptTokens),
           util.fmt_tokens(u.promptCacheHitTokens),
           util.fmt_tokens(u.completionTokens),
-          util.fmt_cost(u.cost)
+          util.fmt_session_cost(u)
         ),
       }
       for _, j in ipairs(s.jobs or {}) do

@@ -52,6 +52,16 @@ function T:_clear_placeholder()
   vim.bo[self.buf].modifiable = modifiable
 end
 
+--- After a note (the attachments, a notice), the next text starts its own paragraph: a blank
+--- line between, or Markdown runs "_Attached: #file:a.py_" into the reply's first words.
+function T:_after_note()
+  if self.noted then
+    self.noted = false
+    self:_newline()
+    self:_write("\n")
+  end
+end
+
 --- Start a new paragraph: the last line must be empty.
 function T:_newline()
   local last = self:_line_count() - 1
@@ -70,6 +80,7 @@ function T:reasoning(delta)
     if self.answer then
       return -- reasoning after the answer started: DeepSeek does not do that; keep the answer clean
     end
+    self:_after_note()
     self:_newline()
     local row = self:_line_count() - 1
     self:_write("Thinking…\n")
@@ -94,6 +105,7 @@ function T:content(delta)
     self.answer = true
     self:_close_reasoning()
   end
+  self:_after_note()
   self:_write(delta)
 end
 
@@ -147,8 +159,10 @@ function T:note(text)
     return
   end
   self:_clear_placeholder()
+  self:_after_note()
   self:_newline()
   self:_write(text)
+  self.noted = true
 end
 
 function M.fold(win, buf, mark)

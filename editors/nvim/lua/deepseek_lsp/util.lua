@@ -175,6 +175,44 @@ function M.fmt_cost(c)
   return string.format("$%.2f", c)
 end
 
+--- One request's cost and the rate it was billed at (DeepSeek bills by time of day):
+--- "$0.0012 (peak rate)", "$0.0006 (off-peak rate)", "$0.0012" for a flat price.
+function M.fmt_rated_cost(u)
+  if u.rate == "unpriced" then
+    return "cost unknown (no price for this model)"
+  elseif u.rate == "peak" or u.rate == "off-peak" then
+    return string.format("%s (%s rate)", M.fmt_cost(u.cost), u.rate)
+  end
+  return M.fmt_cost(u.cost)
+end
+
+--- A session's cost with what each rate added: "$0.0030 ($0.0020 peak rate, $0.0010 off-peak rate)";
+--- one rate alone reads like a request's cost: "$0.0020 (peak rate)".
+function M.fmt_session_cost(u)
+  local by = type(u.byRate) == "table" and u.byRate or {}
+  local used = {}
+  for _, rate in ipairs({ "peak", "off-peak", "flat", "unpriced" }) do
+    local r = by[rate]
+    if type(r) == "table" and (r.requests or 0) > 0 then
+      table.insert(used, { rate = rate, requests = r.requests, cost = r.cost })
+    end
+  end
+  if #used == 0 then
+    return M.fmt_cost(u.cost)
+  elseif #used == 1 then
+    return M.fmt_rated_cost({ rate = used[1].rate, cost = u.cost })
+  end
+  local parts = {}
+  for _, r in ipairs(used) do
+    if r.rate == "unpriced" then
+      table.insert(parts, string.format("%d request%s with no price", r.requests, r.requests == 1 and "" or "s"))
+    else
+      table.insert(parts, string.format("%s %s rate", M.fmt_cost(r.cost), r.rate))
+    end
+  end
+  return string.format("%s (%s)", M.fmt_cost(u.cost), table.concat(parts, ", "))
+end
+
 function M.define_highlights()
   local set = function(name, link)
     vim.api.nvim_set_hl(0, name, { link = link, default = true })

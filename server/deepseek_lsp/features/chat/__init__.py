@@ -1,4 +1,4 @@
-"""Chat: `deepseek.chat` and the session commands (PROTOCOL.md plus docs/protocol.md).
+"""Chat: `deepseek.chat` and the session commands (docs/protocol.md, "Chat").
 
 The glue only: parsing, history, storage and transcripts live in `deepseek_lsp.chat`; a turn's
 run is `chat_turn.py`, its `#references` `chat_references.py`, the shared state `chat_state.py`.
@@ -30,7 +30,7 @@ from ..common import (
     workspace_root,
 )
 from .state import ChatState, Turn
-from .turn import run_turn
+from .turn import dry_run_turn, run_turn
 
 CHAT = "deepseek.chat"
 Effort = Literal["low", "high", "max"]
@@ -43,6 +43,7 @@ class ChatArgs(Args):
     range: LspRange | None = None
     thinking: bool | Effort | None = None
     diagnostics: list[LspDiagnostic] | None = None
+    dry_run: bool = False  # measure and price the request, send nothing, start no job
 
 
 class SessionArgs(Args):
@@ -69,9 +70,12 @@ def register(ls: DeepSeekLanguageServer) -> None:
         return await state.open(warn)
 
     @ls.command(CHAT)
-    def chat(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, str]:
+    async def chat(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, Any]:
+        # async for dryRun; a real turn captures its document before the first await
         a = parse_args(ChatArgs, args, CHAT)
         turn = capture(ls, a)
+        if a.dry_run:
+            return await dry_run_turn(ls, state, warn, turn)
         job = ls.services.jobs.start(
             "chat",
             lambda job: run_turn(ls, state, warn, job, turn),

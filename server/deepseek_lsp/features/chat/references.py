@@ -13,7 +13,7 @@ from typing import Any
 
 from pygls.uris import from_fs_path
 
-from ... import prompts
+from ... import prompts, textcodec
 from ...chat import commands as cmds
 from ...context import DocumentSnapshot
 from ...server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
@@ -111,10 +111,10 @@ def _read_text(path: Path) -> str:
         raise cmds.AttachError("no such file")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise cmds.AttachError(f"the file is larger than {MAX_FILE_BYTES // 1000} KB")
-    data = path.read_bytes()
-    if b"\x00" in data[:8192]:
+    text = textcodec.decode(path.read_bytes())  # its own encoding: latin-1 stays "café"
+    if text is None:
         raise cmds.AttachError("the file looks binary")
-    return data.decode("utf-8", errors="replace")
+    return text
 
 
 def display_path(path: str, root: str | None) -> str:

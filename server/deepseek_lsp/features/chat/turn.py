@@ -25,6 +25,7 @@ from ...errors import DeepSeekError
 from ...jobs import Job
 from ...payload import chat_body, is_thinking
 from ...server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
+from ..common import dry_run_answer, dry_run_refused
 from .references import resolve_references
 from .state import ChatState, Turn
 
@@ -80,11 +81,7 @@ async def _run_turn(
         think, effort = resolve_thinking(turn.thinking, session.options, ls)
         attachments, problems = await resolve_references(ls, turn)
         rows = await s.call(s.sync.messages, sid)
-        _, sent = history.context_rows(rows)
-        earlier = "\n".join(r.content for r in sent if r.role == "user")
-        attachments = [
-            cmds.unchanged(a) if a.body.strip() and a.render() in earlier else a for a in attachments
-        ]
+        attachments = mark_unchanged(attachments, rows)
         content = cmds.compose(parsed, attachments)
         job.emit(sessionId=sid, attachments=[a.to_json() for a in attachments])
         for problem in problems:
@@ -162,6 +159,51 @@ async def uninterrupted(work: Awaitable[T]) -> T:
         return await task
 
 
+def mark_unchanged(attachments: list[cmds.Attachment], rows: list[Message]) -> list[cmds.Attachment]:
+    """An attachment already sent, unchanged, in this conversation is not sent again."""
+    _, sent = history.context_rows(rows)
+    earlier = "\n".join(r.content for r in sent if r.role == "user")
+    return [cmds.unchanged(a) if a.body.strip() and a.render() in earlier else a for a in attachments]
+
+
+async def dry_run_turn(
+    ls: DeepSeekLanguageServer,
+    state: ChatState,
+    warn: Callable[[str], None],
+    turn: Turn,
+) -> dict[str, Any]:
+    """`dryRun: true`: the request this turn would send, measured and priced. Nothing is sent,
+    stored or started (not even a new session). A local command (/help, /new...) sends nothing:
+    0 tokens. A conversation due for compaction is measured as it stands (the summary request
+    that would come first is not counted)."""
+    s = await state.open(warn)
+    sid = turn.session_id
+    parsed = turn.parsed
+    session = await s.call(s.sync.get_session, sid)
+    options = session.options if session is not None else {}
+    model = options.get("model") or await ls.services.model()
+    if parsed.unknown or (parsed.command is not None and parsed.command.local):
+        return {
+            "dryRun": True,
+            "promptTokens": 0,
+            "maxTokens": 0,
+            "estimatedCost": None,
+            "model": model,
+            "confirm": False,
+        }
+    think, effort = resolve_thinking(turn.thinking, options, ls)
+    attachments, _ = await resolve_references(ls, turn)
+    rows = await s.call(s.sync.messages, sid) if session is not None else []
+    content = cmds.compose(parsed, mark_unchanged(attachments, rows))
+    limit = history.context_limit(model, state.learned_limits, ls.services.settings.context_window)
+    try:
+        check_size(content, model, limit)
+    except DeepSeekError as err:
+        return dry_run_refused(err)
+    body = request_body(ls, state, history.request(SYSTEM, rows, content), model, think, effort)
+    return await dry_run_answer(ls, body)
+
+
 def check_size(content: str, model: str, limit: int) -> None:
     """A message that alone would crowd out the context window is refused with advice."""
     size = history.estimate_tokens(content)
@@ -196,6 +238,23 @@ def resolve_thinking(
     return s.thinking, s.reasoning_effort
 
 
+def request_body(
+    ls: DeepSeekLanguageServer,
+    state: ChatState,
+    messages: list[dict[str, Any]],
+    model: str,
+    think: bool,
+    effort: str | None,
+) -> dict[str, Any]:
+    """The body a turn sends first (a dryRun measures this same body)."""
+    body = chat_body(ls.services.settings, model, messages, thinking=think)
+    if effort and is_thinking(body) and "thinking" in body:
+        body["reasoning_effort"] = effort
+    if body["model"] in state.strip_reasoning:
+        body["messages"] = history.strip_reasoning(body["messages"])
+    return body
+
+
 async def ask(
     ls: DeepSeekLanguageServer,
     state: ChatState,
@@ -209,11 +268,7 @@ async def ask(
     """Stream the reply into the job. Two 400s are handled here and never reach the user: one
     about `reasoning_content` (strip it, retry once) and one about the context length (learn
     the limit, compact, retry once). Retries happen only before any text was shown."""
-    body = chat_body(ls.services.settings, model, messages, thinking=think)
-    if effort and is_thinking(body) and "thinking" in body:
-        body["reasoning_effort"] = effort
-    if body["model"] in state.strip_reasoning:
-        body["messages"] = history.strip_reasoning(body["messages"])
+    body = request_body(ls, state, messages, model, think, effort)
     stripped = compacted = False
     while True:
         result = StreamResult()

@@ -18,9 +18,14 @@ def register(ls: DeepSeekLanguageServer) -> None:
     feature = RewriteFeature(ls)
 
     @ls.command(REWRITE)
-    def rewrite(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, str]:
+    async def rewrite(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, Any]:
+        # async for dryRun; a real rewrite takes its snapshot and starts before the first await,
+        # so the range still refers to the text the editor had when it sent the command
         a = parse_args(RewriteArgs, args, REWRITE)
-        return {"jobId": feature.start(a).id}
+        plan = feature.plan(a)
+        if a.dry_run:
+            return await feature.dry_run(plan)
+        return {"jobId": feature.start(plan).id}
 
     @ls.command(ACCEPT)
     def accept(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, Any]:

@@ -44,6 +44,8 @@ from ..common import (
     content_changes,
     context_note,
     diagnostics_for,
+    dry_run_answer,
+    dry_run_refused,
     gather_context,
     snapshot,
 )
@@ -65,6 +67,21 @@ class RewriteArgs(Args):
     instruction: str | None = None
     action: str | None = None
     diagnostics: list[LspDiagnostic] | None = None
+    dry_run: bool = False  # measure and price the request, send nothing
+
+
+@dataclass
+class Plan:
+    """A checked rewrite request: what to send, and where the code goes."""
+
+    doc: DocumentSnapshot
+    start: int
+    end: int
+    action: str
+    instruction: str | None
+    diags: tuple[DiagnosticInfo, ...]
+    target: Target
+    title: str
 
 
 class JobArgs(Args):
@@ -107,7 +124,8 @@ class RewriteFeature:
         self.done: deque[Rewrite] = deque()  # finished rewrites still tracked, oldest first
 
     # -- commands ----------------------------------------------------------------------------
-    def start(self, a: RewriteArgs) -> Job:
+    def plan(self, a: RewriteArgs) -> Plan:
+        """Check the request (InvalidParams at once when it cannot run) and decide the target."""
         ls = self.ls
         action = a.action or "refactor"
         user_actions = ls.services.settings.actions
@@ -125,11 +143,18 @@ class RewriteFeature:
         start, end = ls.offsets(doc.text, a.range.to_lsp())
         if start == end and action != "tests":
             start, end = _line_span(doc.text, start)  # an empty range means its line
-        if start == end and action != "tests" and not (a.instruction or "").strip():
-            raise JsonRpcInvalidParams(f"{REWRITE}: nothing to rewrite: select code, or give an instruction")
+        if action != "tests" and not doc.text[start:end].strip() and not (a.instruction or "").strip():
+            raise JsonRpcInvalidParams(
+                "Nothing to rewrite: the selection is empty (or only blank lines). "
+                "Select some code, or give an instruction."
+            )
         diags = _touching(diagnostics_for(ls, a.uri, a.diagnostics), doc.text, start, end)
         target = self._target(doc, action, start, end)
         title = rp.TITLES.get(action) or next((u.title for u in user_actions if u.name == action), action)
+        return Plan(doc, start, end, action, a.instruction, diags, target, title)
+
+    def start(self, p: Plan) -> Job:
+        ls, target = self.ls, p.target
         region = Region(target.text, target.version, target.start, target.end)
         holder: list[Rewrite] = []
         session = Session(
@@ -140,14 +165,14 @@ class RewriteFeature:
         )
 
         async def run(job: Job) -> None:
-            await self._run(holder[0], doc, start, end, action, a.instruction, diags, target)
+            await self._run(holder[0], p)
 
         job = ls.services.jobs.start(
             "rewrite",
             run,
             uri=target.uri,
             range=region.lsp_range(ls.encoding),
-            title=f"DeepSeek: {title}",
+            title=f"DeepSeek: {p.title}",
             request_id=ls.protocol.msg_id,
         )
         rw = Rewrite(job=job, uri=target.uri, session=session)
@@ -155,6 +180,20 @@ class RewriteFeature:
         job.data["rewrite"] = rw
         self._listen(rw)
         return job
+
+    async def dry_run(self, p: Plan) -> dict[str, Any]:
+        """`dryRun: true`: the first request this rewrite would send, measured and priced."""
+        try:
+            ctx, _, task, bound = await self._prepare(p)
+        except DeepSeekError as err:
+            return dry_run_refused(err)
+        services = self.ls.services
+        model = await services.model()
+        prefix = self._use_prefix(ctx, model, task, bound.max_tokens)
+        body = chat_body(
+            services.settings, model, rp.messages(ctx, task, prefix=prefix), max_tokens=bound.max_tokens
+        )
+        return await dry_run_answer(self.ls, body)
 
     def accept(self, job_id: str) -> dict[str, Any]:
         job = self.ls.services.jobs.get(job_id)
@@ -194,44 +233,41 @@ class RewriteFeature:
         return {"jobId": job_id, "rejected": True}
 
     # -- the job -----------------------------------------------------------------------------
-    async def _run(
-        self,
-        rw: Rewrite,
-        doc: DocumentSnapshot,
-        start: int,
-        end: int,
-        action: str,
-        instruction: str | None,
-        diags: tuple[DiagnosticInfo, ...],
-        target: Target,
-    ) -> None:
+    async def _prepare(self, p: Plan) -> tuple[PromptContext, Any, rp.Task, limits.OutputBound]:
+        """The context, the task and the output bound: the same for a run and a dry run."""
+        ls, doc, target = self.ls, p.doc, p.target
+        bound = limits.output_bound(ls.services.settings, doc.text[p.start : p.end], p.action, p.instruction)
+        ctx, built = await gather_context(ls, "rewrite", doc, p.start, p.end, p.diags, bound.max_tokens)
+        if built.excluded:
+            raise DeepSeekError(
+                "bad_request",
+                f"{built.path} matches deepseek.excludePatterns, so it is never sent to DeepSeek.",
+            )
+        if p.action != "tests" and built.selection != doc.text[p.start : p.end]:
+            raise DeepSeekError(
+                "bad_request",
+                "The selection holds what looks like a secret, which is masked before it is "
+                "sent, so a rewrite would lose it. Select code without it, or set "
+                "deepseek.maskSecrets to false.",
+            )
+        task = rp.build_task(
+            p.action,
+            p.instruction,
+            ctx,
+            p.diags,
+            ls.services.settings.actions,
+            tests_where=target.where or "below the selected code, in the same file",
+            tests_module=target.module,
+        )
+        return ctx, built, task, bound
+
+    async def _run(self, rw: Rewrite, p: Plan) -> None:
         ls, job, session = self.ls, rw.job, rw.session
+        doc, target = p.doc, p.target
         keep_tracking = False
         try:
-            bound = limits.output_bound(ls.services.settings, doc.text[start:end], action, instruction)
-            ctx, built = await gather_context(ls, "rewrite", doc, start, end, diags, bound.max_tokens)
-            if built.excluded:
-                raise DeepSeekError(
-                    "bad_request",
-                    f"{built.path} matches deepseek.excludePatterns, so it is never sent to DeepSeek.",
-                )
-            if action != "tests" and built.selection != doc.text[start:end]:
-                raise DeepSeekError(
-                    "bad_request",
-                    "The selection holds what looks like a secret, which is masked before it is "
-                    "sent, so a rewrite would lose it. Select code without it, or set "
-                    "deepseek.maskSecrets to false.",
-                )
+            ctx, built, task, bound = await self._prepare(p)
             job.emit(context=context_note(built))
-            task = rp.build_task(
-                action,
-                instruction,
-                ctx,
-                diags,
-                ls.services.settings.actions,
-                tests_where=target.where or "below the selected code, in the same file",
-                tests_module=target.module,
-            )
             shaper = Shaper(target.layout)
 
             def on_code(code: str) -> None:
@@ -454,6 +490,14 @@ class RewriteFeature:
                 types.PublishDiagnosticsParams(uri=rw.uri, diagnostics=[])
             )
 
+    def _use_prefix(self, ctx: PromptContext, model: str, task: rp.Task, max_tokens: int | None) -> bool:
+        """Chat prefix completion (`/beta`) for this request: by the setting, else when it fits
+        (not thinking, not prose) and the server has not refused it before."""
+        settings = self.ls.services.settings
+        probe = chat_body(settings, model, rp.messages(ctx, task, prefix=False), max_tokens=max_tokens)
+        prefix = rp.use_prefix(ctx.language, is_thinking(probe), settings.rewrite_prefix)
+        return prefix and not (settings.rewrite_prefix is None and settings.base_url in _prefix_refused)
+
     async def _stream(
         self,
         job: Job,
@@ -466,13 +510,7 @@ class RewriteFeature:
         applies; a refusal of it before any text falls back to the plain path."""
         services = self.ls.services
         model = await services.model()
-        probe = chat_body(
-            services.settings, model, rp.messages(ctx, task, prefix=False), max_tokens=max_tokens
-        )
-        setting = services.settings.rewrite_prefix
-        prefix = rp.use_prefix(ctx.language, is_thinking(probe), setting)
-        if setting is None and services.settings.base_url in _prefix_refused:
-            prefix = False
+        prefix = self._use_prefix(ctx, model, task, max_tokens)
         strip_prose = ctx.language.lower() not in PROSE_LANGUAGES
         for attempt in (True, False) if prefix else (False,):
             body = chat_body(
