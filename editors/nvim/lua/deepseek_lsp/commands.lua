@@ -89,7 +89,11 @@ local function rewrite(o, action, instruction)
     if action == "fix" then
       args.diagnostics = diagnostics_in(bufnr, s, client.offset_encoding)
     end
-    require("deepseek_lsp.rewrite").run(client, bufnr, lsp_range(bufnr, s, client), args)
+    local range = lsp_range(bufnr, s, client)
+    local arg = vim.tbl_extend("force", args, { uri = vim.uri_from_bufnr(bufnr), range = range })
+    require("deepseek_lsp.confirm").guard(client, "deepseek.rewrite", arg, bufnr, s, action or "rewrite", function()
+      require("deepseek_lsp.rewrite").run(client, bufnr, range, args)
+    end)
   end)
 end
 
