@@ -99,3 +99,36 @@ def test_chat_reply_starts_a_paragraph_after_the_attachments(nvim: Nvim, fake: T
     at = next(i for i, line in enumerate(lines) if line.startswith("_Attached: #selection"))
     assert lines[at].endswith("_"), lines  # the note alone on its line
     assert lines[at + 1] == "" and lines[at + 2] == "It adds a and b.", lines
+
+
+def test_a_large_code_action_asks_first(fake: ThreadedFake, tmp_path: Path) -> None:
+    """The code action menu (vim.lsp.buf.code_action) goes through the same question."""
+    fake.reset()
+    nvim = start_nvim(fake, tmp_path, {"settings": {"confirmAboveTokens": 2000}})
+    try:
+        nvim.edit("big.py", BIG)
+        nvim.lua(
+            """
+            _G.test_questions = {}
+            vim.ui.select = function(items, opts, on_choice)
+              if opts.format_item then  -- the code action menu: pick Add docstring
+                for i, item in ipairs(items) do
+                  if item.action.title == 'DeepSeek: Add docstring' then return on_choice(item, i) end
+                end
+                return on_choice(nil)
+              end
+              table.insert(_G.test_questions, opts.prompt)  -- the large-request question
+              on_choice('Cancel')
+            end
+            """
+        )
+        nvim.lua("vim.lsp.buf.code_action({range = {start = {1, 0}, ['end'] = {1000, 0}}})")
+        nvim.wait("return #_G.test_questions > 0", what="the question")
+        assert "a large request" in nvim.lua("return _G.test_questions[1]")
+        nvim.wait(
+            "for _, n in ipairs(_G.test_notes) do if n[1] == 'DeepSeek: not sent' then return true end end"
+        )
+        assert completions(fake) == []
+        assert nvim.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)") == BIG.splitlines()
+    finally:
+        stop(nvim)

@@ -1,6 +1,6 @@
 // The status bar item: running jobs (click cancels), the session's tokens, cache-hit share and cost; balance on hover.
 import * as vscode from 'vscode';
-import { statusSummary, formatCost, formatTokens, formatPercent, cacheHitShare } from './model/format';
+import { statusSummary, sessionCost, formatTokens, formatPercent, cacheHitShare } from './model/format';
 import { fetchBalance, Secrets } from './secrets';
 import type { ServerManager } from './client';
 import type { Usage } from './model/stream';
@@ -71,7 +71,7 @@ export class StatusBar implements vscode.Disposable {
     if (running.length) { md.appendMarkdown(`Running: ${running.map(j => `${j.kind} ${j.jobId}`).join(', ')} — click to cancel\n\n`); }
     if (u) {
       md.appendMarkdown(`Session: ${formatTokens(u.promptTokens)} prompt + ${formatTokens(u.completionTokens)} completion tokens · ` +
-        `cache hits ${formatPercent(cacheHitShare(u))} · cost ${formatCost(u.cost)}\n\n`);
+        `cache hits ${formatPercent(cacheHitShare(u))} · cost ${sessionCost(u)}\n\n`);
     }
     md.appendMarkdown(`Balance: ${this.balance ?? 'unknown'}`);
     this.item.tooltip = md;

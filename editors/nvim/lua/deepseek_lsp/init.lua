@@ -50,18 +50,27 @@ function command_handler(kind)
       end)
       return
     end
-    require("deepseek_lsp.client").execute(client, command.command, arg, bufnr, function(result)
-      if result and result.jobId then
-        local job = jobs.ensure(client.id, result.jobId, {
-          kind = kind,
-          uri = arg.uri,
-          opts = { bufnr = bufnr, win = win, range = arg.range, action = arg.action, instruction = arg.instruction },
-        })
-        if kind == "rewrite" then
-          require("deepseek_lsp.rewrite").on_start(job)
+    local function send()
+      require("deepseek_lsp.client").execute(client, command.command, arg, bufnr, function(result)
+        if result and result.jobId then
+          local job = jobs.ensure(client.id, result.jobId, {
+            kind = kind,
+            uri = arg.uri,
+            opts = { bufnr = bufnr, win = win, range = arg.range, action = arg.action, instruction = arg.instruction },
+          })
+          if kind == "rewrite" then
+            require("deepseek_lsp.rewrite").on_start(job)
+          end
         end
-      end
-    end)
+      end)
+    end
+    local r = arg.range
+    if type(r) ~= "table" or type(r.start) ~= "table" or type(r["end"]) ~= "table" then
+      return send()
+    end
+    -- a large selection asks first, as :DeepSeek does (positions as bytes: close enough to size it)
+    local s = { r.start.line, r.start.character, r["end"].line, r["end"].character }
+    require("deepseek_lsp.confirm").guard(client, command.command, arg, bufnr, s, arg.action or kind, send)
   end
 end
 

@@ -40,8 +40,26 @@ export function usageLine(u: Usage | undefined): string {
   let out = `${formatTokens(u.completionTokens)} out`;
   if (u.reasoningTokens) { out += ` (${formatTokens(u.reasoningTokens)} thinking)`; }
   parts.push(out);
-  if (typeof u.cost === 'number') { parts.push(formatCost(u.cost)); }
+  if (typeof u.cost === 'number') { parts.push(costWithRate(u.cost, u.rate)); }
   return parts.join(' · ');
+}
+
+const RATE_NAMES: Record<string, string> = { peak: 'peak rate', 'off-peak': 'off-peak rate' };
+
+/** "$0.0012 (peak rate)": which of DeepSeek's time-of-day prices applied; "cost unknown" without a price */
+export function costWithRate(cost: number | undefined, rate: unknown): string {
+  if (rate === 'unpriced') { return 'cost unknown (no price for this model)'; }
+  const name = typeof rate === 'string' ? RATE_NAMES[rate] : undefined;
+  return name ? `${formatCost(cost)} (${name})` : formatCost(cost);
+}
+
+/** the session's cost split by rate: "$0.0030 ($0.0020 peak rate, $0.0010 off-peak rate)" */
+export function sessionCost(u: Usage | undefined): string {
+  const byRate = (u?.byRate ?? {}) as Record<string, { cost?: number } | undefined>;
+  const rates = Object.keys(byRate).filter(r => r !== 'flat' && byRate[r]);
+  if (rates.length === 1) { return costWithRate(u?.cost, rates[0]); }
+  const parts = rates.filter(r => RATE_NAMES[r]).map(r => `${formatCost(byRate[r]?.cost)} ${RATE_NAMES[r]}`);
+  return parts.length ? `${formatCost(u?.cost)} (${parts.join(', ')})` : formatCost(u?.cost);
 }
 
 /** the status bar's text after the label: "12k tok · 85% cache · $0.01" (empty when nothing was used) */

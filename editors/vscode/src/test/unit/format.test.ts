@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { formatTokens, formatCost, cacheHitShare, usageLine, statusSummary } from '../../model/format';
+import { formatTokens, formatCost, cacheHitShare, usageLine, statusSummary, costWithRate, sessionCost } from '../../model/format';
 import { renderMarkdown } from '../../model/markdown';
 import { resolveServer, findOnPath } from '../../model/serverCommand';
 
@@ -51,4 +51,17 @@ test('server command: setting, python, PATH, and what is missing', () => {
   const badSetting = resolveServer({ path: '~/nope' }, env, isExe);
   assert.ok('error' in badSetting && badSetting.error.includes('/home/u/nope'));
   assert.equal(findOnPath('deepseek-lsp', { PATH: 'C:\\x;C:\\bin', PATHEXT: '.EXE' }, f => f.endsWith('deepseek-lsp.EXE'), 'win32') !== undefined, true);
+});
+
+test('costs say which of the time-of-day rates applied', () => {
+  assert.equal(costWithRate(0.0012, 'peak'), '$0.0012 (peak rate)');
+  assert.equal(costWithRate(0.0006, 'off-peak'), '$0.0006 (off-peak rate)');
+  assert.equal(costWithRate(0.0012, 'flat'), '$0.0012');
+  assert.equal(costWithRate(0, 'unpriced'), 'cost unknown (no price for this model)');
+  assert.equal(costWithRate(0.0012, undefined), '$0.0012');
+  assert.equal(sessionCost({ cost: 0.003, byRate: { peak: { cost: 0.002 }, 'off-peak': { cost: 0.001 } } }),
+    '$0.0030 ($0.0020 peak rate, $0.0010 off-peak rate)');
+  assert.equal(sessionCost({ cost: 0.002, byRate: { peak: { cost: 0.002 } } }), '$0.0020 (peak rate)');
+  assert.equal(sessionCost({ cost: 0.002 }), '$0.0020');
+  assert.match(usageLine({ promptTokens: 10, completionTokens: 5, cost: 0.0012, rate: 'peak' }), /\$0\.0012 \(peak rate\)$/);
 });
