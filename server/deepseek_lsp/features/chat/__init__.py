@@ -16,6 +16,7 @@ from ...chat import commands as cmds
 from ...chat.store import (
     AsyncChatStore,
     Message,
+    Session,
     new_session_id,
 )
 from ...chat.transcript import to_markdown
@@ -111,10 +112,7 @@ def register(ls: DeepSeekLanguageServer) -> None:
     async def session_history(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, Any]:
         a = parse_args(SessionArgs, args, "deepseek.chat.history")
         s = await store()
-        session = await s.call(s.sync.get_session, a.session_id)
-        if session is None:
-            raise JsonRpcInvalidParams(f"no chat session {a.session_id}")
-        rows = await s.call(s.sync.messages, a.session_id)
+        session, rows = await session_and_messages(s, a.session_id)
         totals = await s.call(s.sync.totals, a.session_id)
         state.active = a.session_id
         state.session_usage[a.session_id] = totals
@@ -147,11 +145,16 @@ def register(ls: DeepSeekLanguageServer) -> None:
     async def export(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, str]:
         a = parse_args(SessionArgs, args, "deepseek.chat.export")
         s = await store()
-        session = await s.call(s.sync.get_session, a.session_id)
-        if session is None:
-            raise JsonRpcInvalidParams(f"no chat session {a.session_id}")
-        rows = await s.call(s.sync.messages, a.session_id)
+        session, rows = await session_and_messages(s, a.session_id)
         return {"sessionId": session.id, "title": session.title, "markdown": to_markdown(session, rows)}
+
+
+async def session_and_messages(s: AsyncChatStore, session_id: str) -> tuple[Session, list[Message]]:
+    """A session and its messages, or InvalidParams naming the unknown id."""
+    session = await s.call(s.sync.get_session, session_id)
+    if session is None:
+        raise JsonRpcInvalidParams(f"no chat session {session_id}")
+    return session, await s.call(s.sync.messages, session_id)
 
 
 # -- the command handler's synchronous part --------------------------------------------------
