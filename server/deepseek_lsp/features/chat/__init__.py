@@ -1,7 +1,7 @@
 """Chat: `deepseek.chat` and the session commands (docs/protocol.md, "Chat").
 
 The glue only: parsing, history, storage and transcripts live in `deepseek_lsp.chat`; a turn's
-run is `chat_turn.py`, its `#references` `chat_references.py`, the shared state `chat_state.py`.
+run is `turn.py`, its `#references` `references.py`, the shared state `state.py`.
 """
 
 from __future__ import annotations
