@@ -123,15 +123,22 @@ async def test_user_types_above_while_the_restore_is_in_flight(
     assert client.docs[py_uri].text == "# note\r\n" + DOC
 
 
-async def test_editor_that_refuses_the_restore(start: Start, fake: FakeDeepSeek, py_uri: str) -> None:
-    """Streaming edits land, then the editor refuses everything: restore_failed with the original."""
+async def held_rewrite(start: Start, fake: FakeDeepSeek, uri: str) -> tuple[Client, str, asyncio.Event]:
+    """A rewrite whose reply stops after three chunks (until released), with its first edit
+    applied and answered: (client, job id, the release)."""
     release = asyncio.Event()
     fake.enqueue(Reply(code=MODEL_CODE * 4, delay=0.01, hang_after=3, release=release))
     client = await start()
-    client.open(py_uri, DOC)
-    job = await start_rewrite(client, py_uri)
-    await client.wait_for(lambda: client.docs[py_uri].text != DOC, what="a first edit")
+    client.open(uri, DOC)
+    job = await start_rewrite(client, uri)
+    await client.wait_for(lambda: client.docs[uri].text != DOC, what="a first edit")
     await client.wait_for(lambda: client.in_flight == 0, what="the edit answered")
+    return client, job, release
+
+
+async def test_editor_that_refuses_the_restore(start: Start, fake: FakeDeepSeek, py_uri: str) -> None:
+    """Streaming edits land, then the editor refuses everything: restore_failed with the original."""
+    client, job, _ = await held_rewrite(start, fake, py_uri)
     client.apply.reject = True
     await client.command("deepseek.cancel", {"jobId": job})
     final = await client.wait_done(job, timeout=30)
@@ -166,13 +173,7 @@ async def test_editor_that_never_answers(start: Start, fake: FakeDeepSeek, py_ur
 
 
 async def test_document_closed_mid_rewrite(start: Start, fake: FakeDeepSeek, py_uri: str) -> None:
-    release = asyncio.Event()
-    fake.enqueue(Reply(code=MODEL_CODE * 4, delay=0.01, hang_after=3, release=release))
-    client = await start()
-    client.open(py_uri, DOC)
-    job = await start_rewrite(client, py_uri)
-    await client.wait_for(lambda: client.docs[py_uri].text != DOC, what="a first edit")
-    await client.wait_for(lambda: client.in_flight == 0, what="the edit answered")
+    client, job, release = await held_rewrite(start, fake, py_uri)
     client.notify("textDocument/didClose", {"textDocument": {"uri": py_uri}})
     release.set()
     final = await client.wait_done(job, timeout=30)
