@@ -415,6 +415,9 @@ async def test_closing_the_document_mid_stream_stops_the_rewrite(start: Start, f
     editor.client.text_document_did_close(
         types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=URI))
     )
+    # a round trip: the server has taken the didClose (and every edit sent before it is counted)
+    # before the reply goes on, however loaded the machine
+    await command(editor.client, "deepseek.status", {})
     sent = len(editor.edits)
     fake.release()
     final = await editor.rec.wait_done(job)
