@@ -8,7 +8,6 @@ FILE, explains that file's first function (or its first lines when it has none).
 from __future__ import annotations
 
 import asyncio
-import codecs
 import os
 import re
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import syntax
+from .textcodec import decode
 
 SAMPLE = '''\
 import heapq
@@ -55,7 +55,6 @@ Nodes that cannot be reached are simply absent from the returned dict.
 
 # At most this many lines are shown and explained: a demo, not a bill.
 MAX_LINES = 60
-_SNIFF = 8192
 _FUNCTION_WORD = re.compile(r"(?:async\s+)?(?:def|function\*?|func|fn|sub|proc|procedure)\b")
 _LSP_LANGUAGE_IDS = {"tsx": "typescriptreact"}
 
@@ -71,40 +70,6 @@ class Part:
     first: int
     last: int
     what: str
-
-
-def decode(data: bytes) -> str | None:
-    """The text of a file in its own encoding: a BOM's (UTF-8, UTF-16, UTF-32), else UTF-8, else
-    cp1252 (a superset of latin-1's printable range), else latin-1. None when it looks binary."""
-    for bom, encoding in (
-        (codecs.BOM_UTF8, "utf-8"),
-        (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: its BOM starts the same way
-        (codecs.BOM_UTF32_BE, "utf-32-be"),
-        (codecs.BOM_UTF16_LE, "utf-16-le"),
-        (codecs.BOM_UTF16_BE, "utf-16-be"),
-    ):
-        if data.startswith(bom):
-            try:
-                text = data[len(bom) :].decode(encoding)
-            except UnicodeDecodeError:
-                return None
-            return None if _looks_binary(text) else text
-    if b"\x00" in data[:_SNIFF]:
-        return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError:  # bytes cp1252 leaves undefined (0x81, 0x8d, ...)
-            text = data.decode("latin-1")
-    return None if _looks_binary(text) else text
-
-
-def _looks_binary(text: str) -> bool:
-    sample = text[:_SNIFF]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v\x1b")
-    return "\x00" in sample or controls > max(2, len(sample) // 20)
 
 
 def read_file(path: Path, shown: str | None = None) -> str:

@@ -81,7 +81,7 @@ class Job:
         """A rewrite waiting for accept/reject: state `review`, not yet done."""
         self.state = "review"
         self._send(**extra)
-        self.host.progress_end(self, "Review: accept or reject")  # waiting for the user is not work
+        self.host.progress_end(self, END_MESSAGES["review"])  # waiting for the user is not work
 
     def finish(
         self,
@@ -97,7 +97,7 @@ class Job:
         self.state = state
         self.error = error
         self._send(done=True, finishReason=finish_reason, error=error.to_json() if error else None, **extra)
-        self.host.progress_end(self, _END_MESSAGES[state])
+        self.host.progress_end(self, END_MESSAGES[state])
 
     def _send(self, done: bool = False, **fields: Any) -> None:
         payload: dict[str, Any] = {
@@ -127,7 +127,13 @@ class Job:
         }
 
 
-_END_MESSAGES = {"done": "Done", "cancelled": "Cancelled", "failed": "Failed"}
+# What a job's work-done progress says when it ends (a rewrite in review is not work either).
+END_MESSAGES = {
+    "done": "Done",
+    "cancelled": "Cancelled",
+    "failed": "Failed",
+    "review": "Review: accept or reject",
+}
 
 Runner = Callable[[Job], Awaitable[None]]
 

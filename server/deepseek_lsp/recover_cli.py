@@ -9,35 +9,17 @@ same through the editor, which is better while the file is open there (unsaved t
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from .rewrite.journal import Entry, Journal, journal_dir, locate, pid_alive
+from .rewrite.journal import Entry, Journal, atomic_write, journal_dir, locate, pid_alive
 
 
 def _path(entry: Entry) -> Path | None:
     parsed = urlparse(entry.uri)
     return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
-
-
-def _write_atomic(path: Path, text: str, encoding: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _read(path: Path) -> tuple[str, str] | None:
@@ -56,7 +38,7 @@ def _read(path: Path) -> tuple[str, str] | None:
 def recover_one(journal: Journal, entry: Entry) -> tuple[str, str]:
     """(status, message) for one entry; `restored`/`unchanged` remove it from the journal."""
     path = _path(entry)
-    where = f"{path or entry.uri}:{entry.before.count(chr(10)) + 1}"
+    where = f"{path or entry.uri}:{entry.line}"
     if path is None or not path.is_file():
         return _keep_original(journal, entry, "conflict", f"{where}: the file is not on disk")
     read = _read(path)
@@ -72,7 +54,7 @@ def recover_one(journal: Journal, entry: Entry) -> tuple[str, str]:
     if text[start:end] == entry.original:
         journal.remove(entry.id)
         return "unchanged", f"{where}: the file already holds the original ({entry.title})."
-    _write_atomic(path, text[:start] + entry.original + text[end:], encoding)
+    atomic_write(path, text[:start] + entry.original + text[end:], encoding)
     journal.remove(entry.id)
     return "restored", f"{where}: the original code is back on disk ({entry.title})."
 
@@ -95,7 +77,7 @@ def run_recover(*, list_only: bool = False, ids: list[str] | None = None) -> int
     if list_only:
         for e in entries:
             path = _path(e) or e.uri
-            _say(f"{e.id}  {e.started_at}  {e.title}  {path}:{e.before.count(chr(10)) + 1}")
+            _say(f"{e.id}  {e.started_at}  {e.title}  {path}:{e.line}")
         _say("Run `deepseek-lsp recover` to put the originals back (or DeepSeek: Recover in the editor).")
         return 0
     _say("If a file is open in an editor, recover there instead (DeepSeek: Recover Interrupted")

@@ -42,7 +42,7 @@ from pygls.protocol.language_server import lsp_method
 from . import __version__, documents, tokens
 from .features.common import LspDiagnostic
 from .framing import End, Message, MessageReader, Skipped
-from .jobs import Job
+from .jobs import END_MESSAGES, Job
 from .logs import CallbackHandler
 from .positions import Encoding, Pos, line_starts, range_offsets
 from .services import Services
@@ -333,7 +333,7 @@ class LspJobHost:
             future.add_done_callback(lambda f: f.cancelled() and self.ls.services.jobs.cancel(job.id))
         self._last_report[job.id] = 0.0
         if job.finished or job.state == "review":  # it ended (or waits) before the client acknowledged
-            self.progress_end(job, _END.get(job.state, job.state.capitalize()))
+            self.progress_end(job, END_MESSAGES[job.state])
 
     def progress_report(self, job: Job, message: str) -> None:
         """At most four reports a second: progress is for people, the stream is for clients."""
@@ -350,9 +350,6 @@ class LspJobHost:
         if job.progress_token and self._last_report.pop(job.id, None) is not None:
             self.ls.work_done_progress.end(job.progress_token, types.WorkDoneProgressEnd(message=message))
             self.ls.work_done_progress.tokens.pop(job.progress_token, None)
-
-
-_END = {"done": "Done", "review": "Review: accept or reject"}
 
 
 class DeepSeekLanguageServer(LanguageServer):

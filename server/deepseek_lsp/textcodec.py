@@ -25,16 +25,23 @@ def decode(data: bytes) -> str | None:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return data[len(bom) :].decode(encoding)
+                text = data[len(bom) :].decode(encoding)
             except UnicodeDecodeError:
                 return None
+            return None if _looks_binary(text) else text
     if b"\x00" in data[:SNIFF]:
         return None
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:  # bytes cp1252 leaves undefined (0x81, 0x8d, ...)
-        return data.decode("latin-1")
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:  # bytes cp1252 leaves undefined (0x81, 0x8d, ...)
+            text = data.decode("latin-1")
+    return None if _looks_binary(text) else text
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:SNIFF]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v\x1b")
+    return "\x00" in sample or controls > max(2, len(sample) // 20)

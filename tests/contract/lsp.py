@@ -117,14 +117,10 @@ class Client:
 
     # -- plumbing -----------------------------------------------------------------------
     @classmethod
-    async def start(
-        cls,
-        env: dict[str, str],
-        init_options: dict[str, Any] | None = None,
-        config: dict[str, Any] | None = None,
-        encodings: list[str] | None = None,
-        root: str | None = None,
+    async def spawn(
+        cls, env: dict[str, str], encodings: list[str] | None = None, config: dict[str, Any] | None = None
     ) -> Client:
+        """The real server over stdio, reading its output, not yet initialized."""
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -137,6 +133,18 @@ class Client:
         client = cls(proc=proc, encodings=encodings, config=config or {})
         client._tasks.append(asyncio.create_task(client._read_stdout()))
         client._tasks.append(asyncio.create_task(client._read_stderr()))
+        return client
+
+    @classmethod
+    async def start(
+        cls,
+        env: dict[str, str],
+        init_options: dict[str, Any] | None = None,
+        config: dict[str, Any] | None = None,
+        encodings: list[str] | None = None,
+        root: str | None = None,
+    ) -> Client:
+        client = await cls.spawn(env, encodings=encodings, config=config)
         general: dict[str, Any] = {}
         if encodings is not None:
             general["positionEncodings"] = encodings

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -45,18 +44,7 @@ async def raw(fake: FakeDeepSeek, tmp_path: Path) -> AsyncIterator[Raw]:
     data_dir.mkdir()
 
     async def go() -> Client:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "deepseek_lsp",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=server_env(fake, data_dir),
-        )
-        client = Client(proc=proc, encodings=None, config={})
-        client._tasks.append(asyncio.create_task(client._read_stdout()))
-        client._tasks.append(asyncio.create_task(client._read_stderr()))
+        client = await Client.spawn(server_env(fake, data_dir))
         clients.append(client)
         return client
 

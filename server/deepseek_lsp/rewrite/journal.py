@@ -42,6 +42,11 @@ class Entry:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
+    def line(self) -> int:
+        """The 1-based line where the original started."""
+        return self.before.count("\n") + 1
+
+    @property
     def start(self) -> int:
         return len(self.before)
 
@@ -76,17 +81,7 @@ class Journal:
         """Raises OSError when it cannot: the caller must not edit without a journal entry."""
         self.folder.mkdir(parents=True, exist_ok=True)
         data = json.dumps({"v": VERSION, **asdict(entry)}, ensure_ascii=False)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogatepass") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path(entry.id))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic_write(self.path(entry.id), data, errors="surrogatepass")
 
     def remove(self, entry_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -109,6 +104,24 @@ class Journal:
 
     def get(self, entry_id: str) -> Entry | None:
         return next((e for e in self.entries() if e.id == entry_id), None)
+
+
+def atomic_write(path: Path, text: str, encoding: str = "utf-8", errors: str = "strict") -> None:
+    """Write `text` so that `path` holds either the old content or all of the new (temp file in
+    the same folder, fsync, rename), keeping the file's permissions; line endings as given."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, errors=errors, newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def pid_alive(pid: int) -> bool:

@@ -69,8 +69,7 @@ def describe(ls: DeepSeekLanguageServer, entry: Entry, status: str, message: str
 
 def _where(entry: Entry) -> str:
     name = os.path.basename(unquote(urlparse(entry.uri).path)) or entry.uri
-    line = entry.before.count("\n") + 1
-    return f"{name}:{line}"
+    return f"{name}:{entry.line}"
 
 
 class RecoverFeature:
@@ -126,14 +125,12 @@ class RecoverFeature:
             (d for u, d in ls.workspace.text_documents.items() if uquote(u) == uquote(entry.uri)), None
         )
         region = Region(text, doc.version if doc else None, start, end)
-        holder: list[Session] = []
 
         async def send(edit: Any) -> bool | None:
             return await send_edit(ls, entry.uri, region, edit, label="DeepSeek: recover the original")
 
         session = Session(region, send, document=lambda: document_text(ls, entry.uri))
         session.original = entry.original
-        holder.append(session)
         uri = uquote(entry.uri)
 
         def listener(params: types.DidChangeTextDocumentParams) -> None:
