@@ -45,6 +45,7 @@ from .framing import End, Message, MessageReader, Skipped
 from .jobs import END_MESSAGES, Job
 from .logs import CallbackHandler
 from .positions import Encoding, Pos, line_starts, range_offsets
+from .presentation import ClientFacts, Presentation, decide
 from .services import Services
 
 if TYPE_CHECKING:
@@ -443,6 +444,13 @@ class DeepSeekLanguageServer(LanguageServer):
 
     # -- client facts -------------------------------------------------------------------
     @property
+    def presentation(self) -> Presentation:
+        """How jobs reach this client (see `presentation.py`): the one place that decides."""
+        return decide(
+            client_facts(self.client_capabilities, self.protocol), self.services.settings.presentation
+        )
+
+    @property
     def supports_progress(self) -> bool:
         window = self.client_capabilities.window
         return bool(window and window.work_done_progress)
@@ -522,6 +530,25 @@ class DeepSeekLanguageServer(LanguageServer):
     def log_to_client(self, level: int, message: str) -> None:
         kind = _MESSAGE_TYPES.get(level, types.MessageType.Log)
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
+
+
+def client_facts(caps: types.ClientCapabilities, protocol: LanguageServerProtocol) -> ClientFacts:
+    """The facts `presentation.decide` needs, read off the client's `initialize`."""
+    experimental = caps.experimental if isinstance(caps.experimental, Mapping) else {}
+    ours = experimental.get("deepseek")
+    window, ws, td = caps.window, caps.workspace, caps.text_document
+    hover = td.hover if td else None
+    formats = hover.content_format if hover else None
+    info = getattr(protocol, "client_info", None) or getattr(protocol, "_client_info", None)
+    return ClientFacts(
+        name=getattr(info, "name", None),
+        stream=isinstance(ours, Mapping) and ours.get("stream") is True,
+        work_done_progress=bool(window and window.work_done_progress),
+        show_document=bool(window and window.show_document and window.show_document.support),
+        text_document_content=bool(ws and getattr(ws, "text_document_content", None)),
+        hover_markdown=not formats or types.MarkupKind.Markdown in formats,
+        apply_edit=not (ws is not None and ws.apply_edit is False),
+    )
 
 
 def _warm_up(client: DeepSeekClient) -> None:

@@ -156,6 +156,9 @@ class Settings(Model):
     exclude_patterns: tuple[str, ...] = DEFAULT_EXCLUDES
     mask_secrets: bool = True
     log_level: Literal["error", "warning", "info", "debug"] = "info"
+    # How jobs reach the client (see `presentation.py`): "auto" decides from what the client
+    # announces; "stream" as for our plugins; "standard" through plain LSP only.
+    presentation: Literal["auto", "stream", "standard"] = "auto"
 
     @field_validator("base_url")
     @classmethod
