@@ -112,6 +112,8 @@ class LspClient:
         vscode = _vscode_capabilities()
         if vscode is not None:
             params["capabilities"] = vscode
+        # it renders deepseek/stream, as our editor clients announce (docs/protocol.md, Initialization)
+        params["capabilities"]["experimental"] = {"deepseek": {"stream": True}}
         t, result = await self.request("initialize", params, timeout=30)
         self.capabilities = result.get("capabilities", {})
         self.notify("initialized", {})

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from . import __version__
+from . import __version__, provider
 from .client import ClientConfig, DeepSeekClient
 from .errors import DeepSeekError
 from .logs import redact
@@ -28,7 +28,12 @@ from .settings import DEFAULT_BASE_URL, Settings, from_env
 Status = Literal["ok", "fail", "skipped"]
 KEY_PAGE = "platform.deepseek.com/api_keys"
 # setting -> the environment variable `check` read it from
-ENV_VARS = {"apiKey": "DEEPSEEK_API_KEY", "baseUrl": "DEEPSEEK_BASE_URL", "model": "DEEPSEEK_MODEL"}
+ENV_VARS = {
+    "apiKey": "DEEPSEEK_API_KEY",
+    "baseUrl": "DEEPSEEK_BASE_URL",
+    "model": "DEEPSEEK_MODEL",
+    "provider": "DEEPSEEK_PROVIDER",
+}
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 
@@ -86,36 +91,57 @@ def _unreachable_advice(url: str, from_env: bool) -> str:
     )
 
 
-async def _run(settings: Settings, problems: dict[str, str], from_env_keys: set[str]) -> list[Check]:
+async def _run(
+    settings: Settings,
+    problems: dict[str, str],
+    from_env_keys: set[str],
+    report: dict[str, str] | None = None,
+) -> list[Check]:
+    """The four rows. `report` receives the provider the rows were checked as (for `--json`)."""
     key = settings.key
     url = settings.base_url
     url_from_env = "baseUrl" in from_env_keys
+    # Before the model list: the profile by the setting, the host and a configured model. A
+    # generic server is asked without a key when none is set (many need none); DeepSeek is
+    # asked with a placeholder, which still shows whether the base URL answers (with a 401).
+    early = provider.resolve(settings.provider, url, settings.model)
+    out = report if report is not None else {}
+    out["provider"] = early.name
     if "apiKey" in problems:
         key_check = Check.failed("API key", f"DEEPSEEK_API_KEY: {problems['apiKey']}.")
     elif key:
         key_check = Check.passed("API key", "set (DEEPSEEK_API_KEY)")
-    else:
+    elif early.needs_key:
         key_check = Check.failed(
             "API key", f"not set: export DEEPSEEK_API_KEY=sk-... (get a key at {KEY_PAGE})"
         )
+    else:
+        key_check = Check.passed("API key", "not set; none is sent")
     checks = [key_check]
-    if "baseUrl" in problems:
-        raw = redact(from_env().get("baseUrl", ""))
-        checks.append(
-            Check.failed(
-                "Base URL",
+    if "baseUrl" in problems or "provider" in problems:
+        if "baseUrl" in problems:
+            raw = redact(from_env().get("baseUrl", ""))
+            detail = (
                 f"DEEPSEEK_BASE_URL={raw} is not usable: {problems['baseUrl']}. Set DEEPSEEK_BASE_URL "
                 f"to a full URL such as {DEFAULT_BASE_URL} or http://127.0.0.1:11434/v1, or unset it "
-                "to use DeepSeek.",
+                "to use DeepSeek."
             )
-        )
-        why = "the base URL is not valid"
+            why = "the base URL is not valid"
+        else:
+            detail = f"DEEPSEEK_PROVIDER: {problems['provider']}. Set it to auto, deepseek or openai."
+            why = "the provider is not valid"
+        checks.append(Check.failed("Base URL", detail))
         return [*checks, Check.skipped("Model", why), Check.skipped("Balance", why)]
 
-    # Without a key, a placeholder still shows whether the base URL answers (with a 401).
+    placeholder = "sk-none" if early.needs_key else None
     client = DeepSeekClient(
         ClientConfig(
-            base_url=url, api_key=key or "sk-none", connect_timeout=5, idle_timeout=10, max_retries=0
+            base_url=url,
+            api_key=key or placeholder,
+            connect_timeout=5,
+            idle_timeout=10,
+            max_retries=0,
+            provider=early.name,
         )
     )
     try:
@@ -125,20 +151,29 @@ async def _run(settings: Settings, problems: dict[str, str], from_env_keys: set[
         except DeepSeekError as err:
             if err.code == "unauthorized":
                 checks.append(Check.passed("Base URL", f"{url} answers"))
+                key_check.ok, key_check.status = False, "fail"
                 if key:
-                    key_check.ok, key_check.status = False, "fail"
+                    page = KEY_PAGE if early.deepseek else "the server's configuration"
                     key_check.detail = (
-                        f"the server rejected this key (HTTP 401). Copy the key again from {KEY_PAGE} "
+                        f"the server rejected this key (HTTP 401). Copy the key again from {page} "
                         "into DEEPSEEK_API_KEY."
                     )
                     why = "needs an API key the server accepts"
                 else:
+                    if not early.deepseek:
+                        key_check.detail = (
+                            "not set: export DEEPSEEK_API_KEY=<the key it expects> "
+                            f"({early.host} asks for one: HTTP 401)"
+                        )
                     why = "needs an API key"
                 return [*checks, Check.skipped("Model", why), Check.skipped("Balance", why)]
             if err.code in ("network", "timeout"):
                 what = "did not answer in time" if err.code == "timeout" else "could not be reached"
                 detail = f"{url} {what}. {_unreachable_advice(url, url_from_env)}"
                 why = "the base URL does not answer"
+            elif err.status == 404:
+                detail = await _not_found(url)
+                why = "the base URL gave no model list"
             else:
                 detail = (
                     f"{url} answers, but listing its models failed: {err.message} Is this the API's "
@@ -158,15 +193,49 @@ async def _run(settings: Settings, problems: dict[str, str], from_env_keys: set[
             why = "the base URL gave no model list"
             return [*checks, Check.skipped("Model", why), Check.skipped("Balance", why)]
         ms = (time.perf_counter() - started) * 1000
-        checks.append(Check.passed("Base URL", f"{url} answers ({ms:.0f} ms)"))
+        profile = provider.resolve(settings.provider, url, settings.model or pick_model(models))
+        out["provider"] = profile.name
+        kind = "DeepSeek's API" if profile.deepseek else "a generic OpenAI-compatible server"
+        checks.append(Check.passed("Base URL", f"{url} answers ({ms:.0f} ms); {kind}"))
         if not key and "apiKey" not in problems:
             key_check.ok, key_check.status = True, "ok"
             key_check.detail = "not set; this server does not ask for one"
         checks.append(_model_check(settings, models))
-        checks.append(await _balance_check(client, key))
+        if profile.has_balance:
+            checks.append(await _balance_check(client, key))
+        else:
+            checks.append(
+                Check.passed(
+                    "Balance",
+                    f"not applicable: only DeepSeek's API reports a balance, and {profile.host} is "
+                    "a generic OpenAI-compatible server (DEEPSEEK_PROVIDER=deepseek if it is DeepSeek's)",
+                )
+            )
     finally:
         await client.aclose()
     return checks
+
+
+async def _not_found(url: str) -> str:
+    """The Base URL row for a 404 on GET /models: whether `url`/v1 serves the API instead."""
+    if not urlsplit(url).path.rstrip("/").endswith("/v1"):
+        probe = DeepSeekClient(
+            ClientConfig(
+                base_url=f"{url}/v1", api_key=None, connect_timeout=5, idle_timeout=10, provider="openai"
+            )
+        )
+        try:
+            await probe.list_models()
+        except Exception:
+            pass
+        else:
+            return (
+                f"{url} answers 404 Not Found for /models, but {url}/v1 serves an OpenAI-compatible "
+                f"API: set DEEPSEEK_BASE_URL={url}/v1."
+            )
+        finally:
+            await probe.aclose()
+    return f"{url} answers 404 Not Found for /models. {provider.v1_hint(url, 'DEEPSEEK_BASE_URL')}"
 
 
 async def _balance_check(client: DeepSeekClient, key: str | None) -> Check:
@@ -232,13 +301,21 @@ def render(checks: list[Check], width: int | None = None) -> str:
 def run_check(as_json: bool = False) -> int:
     """A command-line report (never run inside the LSP server, so stdout is ours)."""
     settings, problems, from_env_keys = load()
-    checks = asyncio.run(_run(settings, problems, from_env_keys))
+    found: dict[str, str] = {}
+    checks = asyncio.run(_run(settings, problems, from_env_keys, found))
     if "model" in problems:
         checks = [c for c in checks if c.name != "Model"]
         checks.insert(2, Check.failed("Model", f"DEEPSEEK_MODEL: {problems['model']}."))
     ok = all(c.ok for c in checks)
     if as_json:
-        report = json.dumps({"version": __version__, "ok": ok, "checks": [asdict(c) for c in checks]})
+        report = json.dumps(
+            {
+                "version": __version__,
+                "ok": ok,
+                "provider": found.get("provider"),
+                "checks": [asdict(c) for c in checks],
+            }
+        )
     else:
         report = render(checks)
     print(report)  # stdout-ok

@@ -14,17 +14,17 @@ import random
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from . import __version__
-from .api import Balance, ChatChunk, ErrorBody, ModelList, Usage
-from .errors import ADVICE, DeepSeekError, ErrorCode, from_status
+from .api import Balance, ChatChunk, CompletionDetails, ErrorBody, ModelList, Usage
+from .errors import DeepSeekError, ErrorCode, advice, from_status
 from .payload import encode_body
+from .provider import ProviderName, host_of, is_deepseek_host, v1_hint
 from .sse import DONE, SSEParser
+from .tokens import estimate_tokens, estimate_usage
 
 if TYPE_CHECKING:
     import httpx  # imported on first use: ~6 MB and 20-50 ms that cold start need not pay
@@ -41,6 +41,13 @@ class ClientConfig:
     max_retries: int = 3
     backoff_base: float = 0.5
     backoff_max: float = 8.0
+    # DeepSeek's API or a generic OpenAI-compatible server (see `provider.py`): whether a key is
+    # required, and how messages name the server.
+    provider: ProviderName = "deepseek"
+
+
+class EstimatedUsage(Usage):
+    """Usage counted here, with the tokenizer, because the server reported none."""
 
 
 @dataclass
@@ -54,9 +61,13 @@ class StreamResult:
     """What a finished stream reported besides its text."""
 
     finish_reason: str | None = None
-    usage: Usage | None = None
+    usage: Usage | None = None  # an `EstimatedUsage` when the server reported none
     attempts: int = 0
     done: bool = False
+
+    @property
+    def estimated(self) -> bool:
+        return isinstance(self.usage, EstimatedUsage)
 
 
 class DeepSeekClient:
@@ -100,13 +111,26 @@ class DeepSeekClient:
 
     def _headers(self) -> dict[str, str]:
         key = self._config.api_key
-        if not key:
-            raise DeepSeekError(
-                "unauthorized",
-                "No DeepSeek API key is set. Set DEEPSEEK_API_KEY in the environment the editor "
-                "starts from, or the `deepseek.apiKey` setting.",
+        if key:
+            return {"Authorization": f"Bearer {key}"}
+        if self._config.provider != "deepseek":
+            return {}  # a generic server gets no Authorization header without a key
+        hint = ""
+        if not is_deepseek_host(self._config.base_url):
+            hint = (
+                f" If the server at {self._host} needs no key, set `deepseek.provider` to "
+                '"openai" (a generic OpenAI-compatible server).'
             )
-        return {"Authorization": f"Bearer {key}"}
+        raise DeepSeekError(
+            "unauthorized",
+            "No DeepSeek API key is set. Set DEEPSEEK_API_KEY in the environment the editor "
+            f"starts from, or the `deepseek.apiKey` setting.{hint}",
+        )
+
+    @property
+    def _server(self) -> str:
+        """The server as messages name it: DeepSeek, or the server at host[:port]."""
+        return "DeepSeek" if self._config.provider == "deepseek" else f"the server at {self._host}"
 
     async def stream_chat(
         self, body: dict[str, Any], result: StreamResult, *, beta: bool = False
@@ -116,9 +140,12 @@ class DeepSeekClient:
         Raises DeepSeekError; a stream that ends without [DONE] raises `truncated`.
         """
         payload = {**body, "stream": True}
+        # standard OpenAI: servers that can report usage in a stream (llama.cpp does) do so
         payload.setdefault("stream_options", {"include_usage": True})
         path = "/beta/chat/completions" if beta else "/chat/completions"
         attempt = 0
+        content: list[str] = []
+        reasoning: list[str] = []
         while True:
             attempt += 1
             result.attempts = attempt
@@ -126,18 +153,55 @@ class DeepSeekClient:
             try:
                 async for delta in self._stream_once(path, payload, result):
                     yielded = True
+                    if delta.content:
+                        content.append(delta.content)
+                    if delta.reasoning:
+                        reasoning.append(delta.reasoning)
                     yield delta
-                return
+                break
             except DeepSeekError as err:
+                if not yielded and _refused_stream_options(err, payload):
+                    log.info("the server refused stream_options; asking again without it")
+                    payload.pop("stream_options")
+                    attempt -= 1
+                    continue
                 if not yielded and err.status in (400, 404, 422) and payload.get("model"):
-                    raise await self._unknown_model(str(payload["model"]), err) from None
+                    err = await self._unknown_model(str(payload["model"]), err)
+                    if err.status == 404 and err.code == "bad_request" and "/v1" not in err.message:
+                        err = self._with_hint(err, path)
+                    raise err from None
                 if yielded or not err.retryable or attempt > self._config.max_retries:
                     raise
                 await asyncio.sleep(self._backoff(attempt, err.retry_after))
-                log.info("retrying DeepSeek request (attempt %d): %s", attempt + 1, err.code)
+                log.info("retrying the request to %s (attempt %d): %s", self._host, attempt + 1, err.code)
+        if result.usage is None and result.done:
+            # the server reported none: count with the tokenizer (off the event loop; it may
+            # load the tokenizer or count a long prompt) and say it is an estimate
+            messages = payload.get("messages") or []
+            counts = await asyncio.to_thread(estimate_usage, messages, "".join(content), "".join(reasoning))
+            result.usage = EstimatedUsage(
+                prompt_tokens=counts.prompt,
+                completion_tokens=counts.completion,
+                total_tokens=counts.prompt + counts.completion,
+                completion_tokens_details=CompletionDetails(reasoning_tokens=counts.reasoning),
+            )
+
+    def _with_hint(self, err: DeepSeekError, path: str) -> DeepSeekError:
+        """A 404 for the chat endpoint: most likely the base URL lacks the API's /v1."""
+        return DeepSeekError(
+            err.code,
+            f"{err.message.rstrip('.')} for {path}. {v1_hint(self._config.base_url)}",
+            status=err.status,
+        )
 
     async def _unknown_model(self, model: str, err: DeepSeekError) -> DeepSeekError:
-        """A refused request for a model GET /models does not list: name the ones it does."""
+        """A refused request for a model GET /models does not list: name the ones it does.
+
+        A generic server is asked only when its error is about the model: a single-model server
+        (llama.cpp) lists a file name and serves any model name, so a 400 there is something else.
+        """
+        if self._config.provider != "deepseek" and not _about_the_model(err.message):
+            return err
         try:
             listed = await self.list_models()
         except Exception:
@@ -146,7 +210,7 @@ class DeepSeekClient:
             return err
         return DeepSeekError(
             "bad_request",
-            f"DeepSeek has no model “{model}”; available: {', '.join(listed)}. "
+            f"{_cap(self._server)} has no model “{model}”; available: {', '.join(listed)}. "
             "Set `deepseek.model` to one of them, or leave it unset.",
             status=err.status,
         )
@@ -168,29 +232,43 @@ class DeepSeekClient:
             async with self._client().stream("POST", path, content=content, headers=headers) as resp:
                 if resp.status_code != 200:
                     await resp.aread()
-                    raise self._redact(_http_error(resp))
+                    raise self._redact(_http_error(resp, self._server))
                 chunks = resp.aiter_bytes()
                 head = await _head(chunks)
                 if not _is_sse(resp.headers.get("content-type", ""), head):
                     body = await _rest(head, chunks)
                     delta = self._redact_call(
-                        _whole_body, body, resp.headers.get("content-type", ""), self._host, result
+                        _whole_body,
+                        body,
+                        resp.headers.get("content-type", ""),
+                        self._host,
+                        result,
+                        payload,
                     )
                     if delta is not None:
                         yield delta
                     return
                 parser = SSEParser()
                 raw: bytes | None = head
+                events = 0
                 while raw is not None:
-                    delta = self._events(parser.feed(raw), result)
+                    batch = parser.feed(raw)
+                    events += len(batch)
+                    delta = self._events(batch, result)
                     if delta is not None:
                         yield delta
                     if result.done:
                         return
                     raw = await anext(chunks, None)
-                delta = self._events(parser.close(), result)
+                batch = parser.close()
+                events += len(batch)
+                delta = self._events(batch, result)
                 if delta is not None:
                     yield delta
+                if not events and self._config.provider != "deepseek":
+                    # keep-alive comments, then the end: a local server whose generation failed
+                    # before its first token (llama-cpp-python, a prompt over its context)
+                    raise empty_answer(self._host, payload)
         except httpx.TimeoutException as exc:
             kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
             raise DeepSeekError(
@@ -201,20 +279,21 @@ class DeepSeekClient:
             ) from None
         except (httpx.TransportError, OSError) as exc:
             if isinstance(exc, httpx.RemoteProtocolError):
-                raise _truncated() from None
+                raise _truncated(self._server) from None
+            what = "DeepSeek" if self._config.provider == "deepseek" else "the server"
             raise DeepSeekError(
                 "network",
-                f"Could not reach DeepSeek at {self._config.base_url} ({type(exc).__name__}). "
+                f"Could not reach {what} at {self._config.base_url} ({type(exc).__name__}). "
                 "Check the network and `deepseek.baseUrl`.",
                 retryable=True,
             ) from None
         if not result.done:
-            raise _truncated()
+            raise _truncated(self._server)
 
     @property
     def _host(self) -> str:
         """Who answered, for messages: users may point `deepseek.baseUrl` at a local server."""
-        return _host_of(self._config.base_url)  # cached: it is passed along with every event
+        return host_of(self._config.base_url)  # cached: it is passed along with every event
 
     async def get_json(self, path: str) -> Any:
         import httpx
@@ -222,14 +301,17 @@ class DeepSeekClient:
         try:
             resp = await self._client().get(path, headers=self._headers())
         except httpx.TimeoutException:
-            raise DeepSeekError("timeout") from None
+            raise DeepSeekError("timeout", advice("timeout", self._server)) from None
         except (httpx.TransportError, OSError) as exc:
             raise DeepSeekError(
                 "network",
                 f"Could not reach {self._config.base_url} ({type(exc).__name__}).",
             ) from None
         if resp.status_code != 200:
-            raise self._redact(_http_error(resp))
+            err = self._redact(_http_error(resp, self._server))
+            if resp.status_code == 404 and err.code == "bad_request":
+                err = self._with_hint(err, path)
+            raise err
         return resp.json()
 
     def _events(self, events: list[str], result: StreamResult) -> StreamDelta | None:
@@ -284,12 +366,30 @@ def _new_http(c: ClientConfig) -> httpx.AsyncClient:
     )
 
 
-def _truncated() -> DeepSeekError:
+def _truncated(server: str = "DeepSeek") -> DeepSeekError:
+    whose = "DeepSeek's answer" if server == "DeepSeek" else f"The answer from {server}"
     return DeepSeekError(
         "truncated",
-        "DeepSeek's answer was cut off before it finished (no [DONE]); retry.",
+        f"{whose} was cut off before it finished (no [DONE]); retry.",
         retryable=True,  # only ever retried before the first token reached the user
     )
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _about_the_model(message: str) -> bool:
+    """An error that says the model is unknown (vLLM, Ollama, LiteLLM phrase it like this)."""
+    text = message.lower()
+    return "model" in text and any(
+        w in text for w in ("not found", "not exist", "does not exist", "unknown", "no such", "invalid model")
+    )
+
+
+def _refused_stream_options(err: DeepSeekError, payload: dict[str, Any]) -> bool:
+    """A server that rejects the (standard, but not universal) `stream_options` field."""
+    return err.status in (400, 422) and "stream_options" in payload and "stream_options" in err.message
 
 
 def _handle_event(data: str, result: StreamResult, host: str) -> StreamDelta | None:
@@ -360,14 +460,14 @@ def _error_object(raw: dict[str, Any], host: str, where: str) -> DeepSeekError:
     detail = _scrub(" ".join(message.split()))[:300]
     code, retryable = _classify(status, f"{kind} {message}".lower())
     said = f"The server at {host} reported an error {where}: {detail}"
-    advice = {
-        "unauthorized": ADVICE["unauthorized"],
-        "insufficient_balance": ADVICE["insufficient_balance"],
+    advice_for = {
+        "unauthorized": advice("unauthorized"),
+        "insufficient_balance": advice("insufficient_balance"),
         "rate_limited": "Wait a moment and retry.",
         "bad_request": "Check your deepseek settings and the selection's size.",
         "server_error": "Retry in a moment." if retryable else "Retry; if it persists, check the server.",
     }[code]
-    return DeepSeekError(code, f"{said.rstrip('.')}. {advice}", status=status, retryable=retryable)
+    return DeepSeekError(code, f"{said.rstrip('.')}. {advice_for}", status=status, retryable=retryable)
 
 
 def _int(value: Any) -> int | None:
@@ -433,18 +533,18 @@ async def _rest(head: bytes, chunks: AsyncIterator[bytes]) -> bytes:
     return b"".join(parts)
 
 
-def _whole_body(body: bytes, content_type: str, host: str, result: StreamResult) -> StreamDelta | None:
+def _whole_body(
+    body: bytes,
+    content_type: str,
+    host: str,
+    result: StreamResult,
+    payload: dict[str, Any] | None = None,
+) -> StreamDelta | None:
     """A 200 answer that is not an event stream: a whole completion (a server that ignored
     `stream`) is taken as one delta; anything else is an error that shows what came back."""
     text = body.decode("utf-8", "replace").strip()
     if not text:
-        raise DeepSeekError(
-            "server_error",
-            f"The server at {host} answered with an empty body (HTTP 200, no stream). On a local "
-            "server (llama.cpp, Ollama, ...) this usually means the prompt is longer than the "
-            "model's context window: select less text or raise the server's context size. "
-            "Otherwise retry.",
-        )
+        raise empty_answer(host, payload or {})
     try:
         raw = json.loads(text)
     except ValueError:
@@ -482,26 +582,37 @@ def _completion(raw: dict[str, Any], host: str, result: StreamResult) -> StreamD
     return StreamDelta(content=content or None, reasoning=reasoning or None)
 
 
-@lru_cache(maxsize=8)
-def _host_of(base_url: str) -> str:
-    """host[:port] of a base URL, never its credentials or path."""
-    parts = urlsplit(base_url)
-    host = parts.hostname or base_url
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return f"{host}:{port}" if port else host
+def empty_answer(host: str, payload: dict[str, Any]) -> DeepSeekError:
+    """An empty 200 (llama-cpp-python's answer to a prompt over its context): said as what it
+    is, with the model, the size sent and the setting that refuses such a prompt before sending."""
+    messages = payload.get("messages") or []
+    sent = sum(estimate_tokens(_text(m.get("content"))) + 4 for m in messages if isinstance(m, dict))
+    model = f" of {payload['model']}" if payload.get("model") else ""
+    return DeepSeekError(
+        "server_error",
+        f"The server at {host} answered 200 with an empty body — the prompt may exceed the "
+        f"model's context window{model} (about {sent:,} tokens sent; set deepseek.contextWindow "
+        "to the context size the server runs with, so such a request is refused before it is "
+        "sent). Select less text or raise the server's context size.",
+    )
 
 
-def _http_error(resp: httpx.Response) -> DeepSeekError:
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def _http_error(resp: httpx.Response, server: str = "DeepSeek") -> DeepSeekError:
     detail = ""
     try:
         detail = ErrorBody.model_validate_json(resp.content).error.message
     except (ValidationError, ValueError):
         detail = resp.text[:300]
     retry_after = _retry_after(resp.headers.get("retry-after"))
-    return from_status(resp.status_code, _scrub(detail), retry_after)
+    return from_status(resp.status_code, _scrub(detail), retry_after, server)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -224,7 +224,9 @@ async def _demo(path: Path, text: str, shown_name: str, scripted: bool) -> int:
         uri = from_fs_path(str(path)) or path.as_uri()
         await client.initialize_async(
             types.InitializeParams(
-                capabilities=types.ClientCapabilities(), root_uri=from_fs_path(str(path.parent))
+                # it prints deepseek/stream as it comes: announce it (docs/protocol.md, Initialization)
+                capabilities=types.ClientCapabilities(experimental={"deepseek": {"stream": True}}),
+                root_uri=from_fs_path(str(path.parent)),
             )
         )
         client.initialized(types.InitializedParams())

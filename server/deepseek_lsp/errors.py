@@ -65,25 +65,49 @@ class DeepSeekError(Exception):
         return {"code": self.code, "message": self.message}
 
 
-def from_status(status: int, detail: str, retry_after: float | None = None) -> DeepSeekError:
-    """Map an HTTP error status from DeepSeek to a user-facing error."""
+def advice(code: ErrorCode, server: str = "DeepSeek") -> str:
+    """`ADVICE[code]` for the server that answered: DeepSeek's words for DeepSeek, words that name
+    the server (`the server at HOST`) for any other, which has no DeepSeek account or page."""
+    if server == "DeepSeek":
+        return ADVICE[code]
+    generic: dict[str, str] = {
+        "unauthorized": (
+            f"Set the key {server} expects: the DEEPSEEK_API_KEY environment variable or the "
+            "`deepseek.apiKey` setting."
+        ),
+        "insufficient_balance": f"Check the account {server} bills, then retry.",
+        "rate_limited": f"{_cap(server)} is rate limiting requests; wait a moment and retry.",
+        "server_error": f"{_cap(server)} had a server error; retry in a moment.",
+        "timeout": f"{_cap(server)} did not answer in time; check it runs, or raise `deepseek.timeouts`.",
+        "bad_request": f"{_cap(server)} rejected the request.",
+        "network": f"Could not reach {server}; check that it runs and `deepseek.baseUrl`.",
+    }
+    return generic.get(code, ADVICE[code])
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def from_status(
+    status: int, detail: str, retry_after: float | None = None, server: str = "DeepSeek"
+) -> DeepSeekError:
+    """Map an HTTP error status to a user-facing error naming `server` (DeepSeek, or the server
+    at the configured base URL)."""
     detail = detail.strip()
+    deepseek = server == "DeepSeek"
     if status == 401:
-        return DeepSeekError(
-            "unauthorized",
-            f"DeepSeek rejected the API key. {ADVICE['unauthorized']}",
-            status=status,
-        )
+        said = "DeepSeek rejected the API key." if deepseek else f"{_cap(server)} asks for an API key (401)."
+        return DeepSeekError("unauthorized", f"{said} {advice('unauthorized', server)}", status=status)
     if status == 402:
+        said = "Insufficient balance." if deepseek else f"{_cap(server)} answered 402 Payment Required."
         return DeepSeekError(
-            "insufficient_balance",
-            f"Insufficient balance. {ADVICE['insufficient_balance']}",
-            status=status,
+            "insufficient_balance", f"{said} {advice('insufficient_balance', server)}", status=status
         )
     if status == 429:
         return DeepSeekError(
             "rate_limited",
-            f"Rate limited (429). {ADVICE['rate_limited']}",
+            f"Rate limited (429). {advice('rate_limited', server)}",
             status=status,
             retryable=True,
             retry_after=retry_after,
@@ -97,15 +121,20 @@ def from_status(status: int, detail: str, retry_after: float | None = None) -> D
     if status == 400:
         return DeepSeekError(
             "bad_request",
-            f"DeepSeek rejected the request: {detail or 'invalid format'}.",
+            f"{_cap(server)} rejected the request: {detail or 'invalid format'}.",
             status=status,
         )
     if status in (500, 502, 503, 504):
+        said = f"DeepSeek server error ({status})." if deepseek else f"Server error ({status}) from {server}."
         return DeepSeekError(
             "server_error",
-            f"DeepSeek server error ({status}). {ADVICE['server_error']}",
+            f"{said} {advice('server_error', server)}",
             status=status,
             retryable=True,
             retry_after=retry_after,
         )
-    return DeepSeekError("bad_request", f"Unexpected HTTP {status} from DeepSeek: {detail}", status=status)
+    if status == 404 and not deepseek:
+        return DeepSeekError(
+            "bad_request", f"{_cap(server)} answered 404 Not Found ({detail or 'no detail'}).", status=status
+        )
+    return DeepSeekError("bad_request", f"Unexpected HTTP {status} from {server}: {detail}", status=status)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import DeepSeekError
+from .provider import is_deepseek_model
 from .settings import Settings
 from .tokens import estimate_tokens
 
@@ -39,9 +40,15 @@ def check_prompt(prompt_tokens: int, reply_tokens: int, window: int, model: str,
     """Refuse a prompt that leaves too little of the context window for the reply."""
     if prompt_tokens + reply_tokens <= window:
         return
-    source = (
-        "deepseek.contextWindow" if configured else "its default; set deepseek.contextWindow to change it"
-    )
+    if configured:
+        source = "deepseek.contextWindow"
+    elif is_deepseek_model(model):
+        source = "its default; set deepseek.contextWindow to change it"
+    else:  # a guess: a local server's window is whatever it was started with
+        source = (
+            "assumed for a model deepseek-lsp does not know; set deepseek.contextWindow to the "
+            "context size the server runs with, e.g. llama.cpp's --ctx-size"
+        )
     raise DeepSeekError(
         "bad_request",
         f"The request is about {prompt_tokens:,} tokens and {reply_tokens:,} are kept for the reply, "

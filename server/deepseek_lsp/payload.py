@@ -1,7 +1,9 @@
 """The JSON body of a chat completion request, from settings.
 
 Thinking is a per-model affair: `deepseek-reasoner` always thinks and takes no switch; the V4
-models think unless told `thinking: {"type": "disabled"}`; `deepseek-chat` never thinks.
+models think unless told `thinking: {"type": "disabled"}`; `deepseek-chat` never thinks. A
+generic OpenAI-compatible server (`provider.py`) gets the standard fields only, and DeepSeek's
+`thinking` / `reasoning_effort` only when thinking was asked for.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .provider import for_settings
 from .settings import Settings
 from .tokens import replace_surrogates
 
@@ -25,10 +28,11 @@ def chat_body(
     max_tokens: int | None = None,
 ) -> dict[str, Any]:
     think = settings.thinking if thinking is None else thinking
-    if think and model == LEGACY_NON_THINKING:
+    deepseek = for_settings(settings, model).thinking_switch
+    if deepseek and think and model == LEGACY_NON_THINKING:
         model = LEGACY_THINKING  # the 2025 way to ask for thinking
     body: dict[str, Any] = {"model": model, "messages": messages}
-    if model not in (LEGACY_NON_THINKING, LEGACY_THINKING):
+    if model not in (LEGACY_NON_THINKING, LEGACY_THINKING) and (deepseek or think):
         body["thinking"] = {"type": "enabled" if think else "disabled"}
         if think and settings.reasoning_effort:
             body["reasoning_effort"] = settings.reasoning_effort

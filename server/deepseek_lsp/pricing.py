@@ -159,14 +159,22 @@ class UsageTotals:
     cost: float = 0.0
     # rate ("peak", "off-peak", "flat", "unpriced") -> [requests, cost]: what each rate added up to
     by_rate: dict[str, list[float]] = field(default_factory=dict)
+    # requests whose server reported no usage: their tokens were counted here (an estimate)
+    estimated_requests: int = 0
 
     def add(
-        self, usage: UsageLike | Mapping[str, Any], price: Price | None = None, rate: str | None = None
+        self,
+        usage: UsageLike | Mapping[str, Any],
+        price: Price | None = None,
+        rate: str | None = None,
+        *,
+        estimated: bool = False,
     ) -> float:
         """Add one job's usage at `rate` (default: "flat" with a price, else "unpriced"); returns
-        its cost (0.0 when the model has no known price)."""
+        its cost (0.0 when the model has no known price). `estimated`: counted, not reported."""
         hit, miss = _split_prompt(usage)
         self.requests += 1
+        self.estimated_requests += estimated
         self.prompt_tokens += _field(usage, "prompt_tokens")
         self.completion_tokens += _field(usage, "completion_tokens")
         self.prompt_cache_hit_tokens += hit
@@ -186,7 +194,11 @@ class UsageTotals:
         return self.prompt_cache_hit_tokens / total if total else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """camelCase shape for `deepseek.status` `usage`; `byRate` holds only the rates used."""
+        """camelCase shape for `deepseek.status` `usage`; `byRate` holds only the rates used.
+        A cost nobody knows is `null`, not 0: the unpriced rate's, and the total's when no
+        request had a price."""
+        unpriced = int(self.by_rate.get(UNPRICED, [0, 0.0])[0])
+        known = not self.requests or unpriced < self.requests
         return {
             "requests": self.requests,
             "promptTokens": self.prompt_tokens,
@@ -194,10 +206,11 @@ class UsageTotals:
             "promptCacheHitTokens": self.prompt_cache_hit_tokens,
             "promptCacheMissTokens": self.prompt_cache_miss_tokens,
             "reasoningTokens": self.reasoning_tokens,
-            "cost": round(self.cost, 6),
+            "cost": round(self.cost, 6) if known else None,
             "cacheHitShare": round(self.cache_hit_share, 4),
             "byRate": {
-                rate: {"requests": int(requests), "cost": round(spent, 6)}
+                rate: {"requests": int(requests), "cost": None if rate == UNPRICED else round(spent, 6)}
                 for rate, (requests, spent) in self.by_rate.items()
             },
+            "estimatedRequests": self.estimated_requests,
         }

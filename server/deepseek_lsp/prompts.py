@@ -1,4 +1,4 @@
-"""What we ask DeepSeek, laid out for its context cache.
+"""What we ask the model, laid out for DeepSeek's context cache.
 
 DeepSeek caches prompt prefixes from token 0. So every action shares ONE system prompt, the
 file's context (stable while the user works in one file) comes next, and only the end of the
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# One prompt for every model: it names no model, so a local or third-party model behind a generic
+# OpenAI-compatible server is never told it is DeepSeek (and DeepSeek's models know who they are).
 SYSTEM_PROMPT = """\
-You are DeepSeek, an expert programmer working inside the user's code editor through deepseek-lsp.
+You are an expert programmer working inside the user's code editor through deepseek-lsp.
 You receive context from the user's project (file path, language, surrounding code, diagnostics),
 then the code the user selected and a task. Follow the task's output rules exactly.
 - Explanations: concise Markdown for a developer; lead with what the code does, then how and why;

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable, Coroutine, Generator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from urllib.parse import urlsplit
 
 from cattrs import transform_error
 from cattrs.v import format_exception
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STREAM = "deepseek/stream"
+VIEW_TIMEOUT = 10.0  # seconds a job's document may take to be completed before its progress ends
 _MESSAGE_TYPES = {
     logging.ERROR: types.MessageType.Error,
     logging.WARNING: types.MessageType.Warning,
@@ -278,6 +280,19 @@ class DeepSeekProtocol(LanguageServerProtocol):
             ),
         )
 
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, types.InitializeResult]:
+        """pygls's, plus the LSP 3.18 capabilities its builder does not know yet:
+        `workspace.textDocumentContent` (the schemes a feature serves), for clients that read it."""
+        result: types.InitializeResult = yield from super().lsp_initialize(params)
+        options = self.fm.feature_options.get(types.WORKSPACE_TEXT_DOCUMENT_CONTENT)
+        ws = params.capabilities.workspace
+        if options is not None and ws is not None and ws.text_document_content is not None:
+            if result.capabilities.workspace is None:
+                result.capabilities.workspace = types.WorkspaceOptions()
+            result.capabilities.workspace.text_document_content = options
+        return result
+
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Generator[Any, Any, Any]:
         """pygls's, with an unknown command's error naming the commands there are."""
@@ -299,21 +314,68 @@ class DeepSeekProtocol(LanguageServerProtocol):
         super()._handle_cancel_notification(msg_id)
 
 
+class JobView(Protocol):
+    """A kind of job's text as a document, for clients without our renderer (explain's)."""
+
+    def update(self, job: Job, presentation: Presentation) -> None: ...
+
+    async def finish(self, job: Job, presentation: Presentation) -> str | None:
+        """The job ended: complete the document; returns what the end message adds (None: the
+        view already said all, or nothing was shown)."""
+        ...
+
+    def show_again(self, job: Job, presentation: Presentation) -> None: ...
+
+
 class LspJobHost:
-    """Sends what jobs produce: `deepseek/stream`, work-done progress, error messages."""
+    """Sends what jobs produce, routed by the client's presentation (the one place that does):
+    `deepseek/stream` to clients that render it, documents and messages to every other client,
+    work-done progress where offered, error messages to all."""
 
     def __init__(self, ls: DeepSeekLanguageServer) -> None:
         self.ls = ls
         self._last_report: dict[str, float] = {}  # jobs whose progress has begun -> last report
+        self.views: dict[str, JobView] = {}  # job kind -> its documents (features add theirs)
+
+    def _view(self, job: Job | None, presentation: Presentation) -> JobView | None:
+        if job is None or not presentation.explain_document:
+            return None
+        return self.views.get(job.kind)
 
     def send_stream(self, payload: dict[str, Any]) -> None:
-        self.ls.protocol.notify(STREAM, payload)
+        presentation = self.ls.presentation
+        if presentation.stream:
+            self.ls.protocol.notify(STREAM, payload)
+            return
+        job = self.ls.services.jobs.get(str(payload.get("jobId")))
+        view = self._view(job, presentation)
+        if view is not None and job is not None:
+            view.update(job, presentation)
+
+    def show_again(self, job: Job) -> None:
+        """The user asked again for what `job` is already doing: show its document again."""
+        presentation = self.ls.presentation
+        view = self._view(job, presentation)
+        if view is not None:
+            view.show_again(job, presentation)
 
     def show_error(self, message: str) -> None:
         self.ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
 
+    def show_info(self, message: str) -> None:
+        self.ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=message))
+
+    def _upstream(self) -> str:
+        """Who the job waits for, for people: `deepseek-chat at api.deepseek.com`."""
+        services = self.ls.services
+        host = urlsplit(services.settings.base_url).netloc or services.settings.base_url
+        return f"{services.current_model or 'DeepSeek'} at {host}"
+
     def progress_begin(self, job: Job) -> None:
-        if not self.ls.supports_progress:
+        presentation = self.ls.presentation
+        if presentation.messages:  # no progress to show that something happens
+            self.show_info(f"{job.title} — waiting for {self._upstream()}…")
+        if not presentation.progress:
             return
         job.progress_token = f"deepseek-{job.id}"
         self.ls.background(self._begin(job, job.progress_token))
@@ -334,7 +396,7 @@ class LspJobHost:
             future.add_done_callback(lambda f: f.cancelled() and self.ls.services.jobs.cancel(job.id))
         self._last_report[job.id] = 0.0
         if job.finished or job.state == "review":  # it ended (or waits) before the client acknowledged
-            self.progress_end(job, END_MESSAGES[job.state])
+            self._progress_end(job, END_MESSAGES[job.state])
 
     def progress_report(self, job: Job, message: str) -> None:
         """At most four reports a second: progress is for people, the stream is for clients."""
@@ -348,6 +410,29 @@ class LspJobHost:
         self.ls.work_done_progress.report(job.progress_token, types.WorkDoneProgressReport(message=text))
 
     def progress_end(self, job: Job, message: str) -> None:
+        """The job ended (or waits for review): complete its document, then end its progress
+        and tell a client without progress, unless it failed (its error was shown already)."""
+        presentation = self.ls.presentation
+        view = self._view(job, presentation)
+        if view is not None and job.finished:
+            self.ls.background(self._end_view(job, view, message, presentation))
+            return
+        self._progress_end(job, message)
+        if presentation.messages and job.state != "failed":
+            self.show_info(f"{job.title} — {message[:1].lower()}{message[1:]}")
+
+    async def _end_view(self, job: Job, view: JobView, message: str, presentation: Presentation) -> None:
+        """Nobody is told the job ended before its document says so too."""
+        try:
+            note = await asyncio.wait_for(view.finish(job, presentation), VIEW_TIMEOUT)
+        except Exception:  # a document that cannot be completed must not keep progress going
+            log.warning("could not complete the %s document of %s", job.kind, job.id, exc_info=True)
+            note = None
+        self._progress_end(job, message)
+        if note is not None and presentation.messages and job.state != "failed":
+            self.show_info(f"{job.title} — {note}")
+
+    def _progress_end(self, job: Job, message: str) -> None:
         if job.progress_token and self._last_report.pop(job.id, None) is not None:
             self.ls.work_done_progress.end(job.progress_token, types.WorkDoneProgressEnd(message=message))
             self.ls.work_done_progress.tokens.pop(job.progress_token, None)
@@ -365,6 +450,14 @@ class DeepSeekLanguageServer(LanguageServer):
         self.recent_uris: list[str] = []  # least recently edited first
         self.change_listeners: list[Callable[[types.DidChangeTextDocumentParams], None]] = []
         self.initialized_hooks: list[Callable[[], Coroutine[Any, Any, Any]]] = []  # run after `initialized`
+        self.client_info: types.ClientInfo | None = None  # from `initialize` (pygls keeps none)
+        self._presentation: tuple[types.ClientCapabilities, Any, Presentation] | None = None
+
+    @property
+    def job_host(self) -> LspJobHost:
+        host = self.services.host
+        assert isinstance(host, LspJobHost)
+        return host
 
     # -- the stdio transport ----------------------------------------------------------------
     def serve_stdio(self, stdin: BinaryIO, stdout: BinaryIO) -> int:
@@ -445,15 +538,23 @@ class DeepSeekLanguageServer(LanguageServer):
     # -- client facts -------------------------------------------------------------------
     @property
     def presentation(self) -> Presentation:
-        """How jobs reach this client (see `presentation.py`): the one place that decides."""
-        return decide(
-            client_facts(self.client_capabilities, self.protocol), self.services.settings.presentation
-        )
+        """How jobs reach this client (see `presentation.py`): the one place that decides.
+
+        Decided again only when the capabilities or the settings change (read on every delta).
+        """
+        caps, settings = self.client_capabilities, self.services.settings
+        cached = self._presentation
+        if cached is None or cached[0] is not caps or cached[1] is not settings:
+            decision = decide(client_facts(caps, self.client_info), settings.presentation)
+            if cached is None or cached[2] != decision:
+                name = self.client_info.name if self.client_info else "the client"
+                log.info("presentation for %s: %s", name, decision.describe())
+            cached = self._presentation = (caps, settings, decision)
+        return cached[2]
 
     @property
     def supports_progress(self) -> bool:
-        window = self.client_capabilities.window
-        return bool(window and window.work_done_progress)
+        return self.presentation.progress
 
     @property
     def encoding(self) -> Encoding:
@@ -532,16 +633,15 @@ class DeepSeekLanguageServer(LanguageServer):
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
 
 
-def client_facts(caps: types.ClientCapabilities, protocol: LanguageServerProtocol) -> ClientFacts:
+def client_facts(caps: types.ClientCapabilities, info: types.ClientInfo | None = None) -> ClientFacts:
     """The facts `presentation.decide` needs, read off the client's `initialize`."""
     experimental = caps.experimental if isinstance(caps.experimental, Mapping) else {}
     ours = experimental.get("deepseek")
     window, ws, td = caps.window, caps.workspace, caps.text_document
     hover = td.hover if td else None
     formats = hover.content_format if hover else None
-    info = getattr(protocol, "client_info", None) or getattr(protocol, "_client_info", None)
     return ClientFacts(
-        name=getattr(info, "name", None),
+        name=info.name if info else None,
         stream=isinstance(ours, Mapping) and ours.get("stream") is True,
         work_done_progress=bool(window and window.work_done_progress),
         show_document=bool(window and window.show_document and window.show_document.support),
@@ -574,6 +674,7 @@ def create_server(env: Mapping[str, str] | None = None) -> DeepSeekLanguageServe
     @ls.feature(types.INITIALIZE)
     def on_initialize(ls: DeepSeekLanguageServer, params: types.InitializeParams) -> None:
         documents.install(ls.workspace)  # didChange in O(change) (pygls re-splits the whole text)
+        ls.client_info = params.client_info
         ls.apply_settings("init", params.initialization_options)
 
     @ls.feature(types.INITIALIZED)

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from . import pricing
+from . import pricing, provider
 from . import settings as settings_mod
 from .api import Usage
-from .client import ClientConfig, DeepSeekClient, StreamResult
+from .client import ClientConfig, DeepSeekClient, EstimatedUsage, StreamResult
 from .errors import DeepSeekError
 from .jobs import Job, JobHost, JobRegistry
 from .logs import redact
@@ -91,7 +91,14 @@ class Services:
             connect_timeout=s.timeouts.connect,
             idle_timeout=s.timeouts.idle,
             max_retries=s.max_retries,
+            provider=self.profile.name,
         )
+
+    @property
+    def profile(self) -> provider.Profile:
+        """DeepSeek's API or a generic OpenAI-compatible server, for the model in use (before a
+        model is chosen, by the setting and the host alone)."""
+        return provider.for_settings(self.settings, self.current_model)
 
     def apply_settings(self, layer: str, values: Mapping[str, Any] | None) -> list[str]:
         """Replace one settings layer; returns the problems (empty when all is well)."""
@@ -117,16 +124,47 @@ class Services:
             return self.settings.model
         if self._auto_model is None:
             self._auto_model = asyncio.ensure_future(self._pick_model())
+            self._auto_model.add_done_callback(self._model_chosen)
         return await asyncio.shield(self._auto_model)
 
     async def _pick_model(self) -> str:
         try:
             listed = await self.client.list_models()
         except DeepSeekError as err:
-            log.info("GET /models failed (%s); using %s", err.code, FALLBACK_MODEL)
             self._auto_model = None  # ask again next time
+            if not self.profile.deepseek:
+                # a generic server's model cannot be guessed, and a DeepSeek name would switch
+                # the profile: say what failed and, when the server answered, what to set
+                if err.code in ("network", "timeout", "unauthorized"):
+                    raise
+                raise DeepSeekError(
+                    err.code,
+                    f"{err.message.rstrip('.')}. No model could be chosen: the server did not "
+                    "list its models (GET /models). Set `deepseek.model` to the model it serves.",
+                    status=err.status,
+                ) from None
+            log.info("GET /models failed (%s); using %s", err.code, FALLBACK_MODEL)
             return FALLBACK_MODEL
-        return pick_model(listed) or FALLBACK_MODEL
+        picked = pick_model(listed)
+        if picked is None:
+            if not self.profile.deepseek:
+                raise DeepSeekError(
+                    "bad_request",
+                    f"{self.profile.server} lists no model (GET /models). Set `deepseek.model` "
+                    "to the model it serves.",
+                )
+            picked = FALLBACK_MODEL
+        return picked
+
+    def prefix_by_default(self, model: str) -> bool:
+        """Whether a rewrite for `model` tries chat prefix completion (`/beta`) when
+        `deepseek.rewritePrefix` is unset: on DeepSeek's API only."""
+        return provider.for_settings(self.settings, model).prefix_by_default
+
+    def _model_chosen(self, future: asyncio.Future[str]) -> None:
+        """The auto-picked model may change the profile (auto: by the model's name)."""
+        if future is self._auto_model and not future.cancelled() and future.exception() is None:
+            self.client.reconfigure(self._client_config())
 
     @property
     def current_model(self) -> str | None:
@@ -134,15 +172,19 @@ class Services:
         if self.settings.model:
             return self.settings.model
         picked = self._auto_model
-        return picked.result() if picked is not None and picked.done() and not picked.cancelled() else None
+        if picked is None or not picked.done() or picked.cancelled() or picked.exception() is not None:
+            return None
+        return picked.result()
 
     def account(
         self, model: str, usage: Usage | None, started: datetime | None = None
     ) -> dict[str, Any] | None:
         """One request's usage in docs/protocol.md's shape, priced at the rate in force when it
-        started (default: now), and added to the session totals."""
+        started (default: now), and added to the session totals. An `EstimatedUsage` (the server
+        reported none) is marked `estimated`; a model without a price costs `None` (unknown)."""
         if usage is None:
             return None
+        estimated = isinstance(usage, EstimatedUsage)
         counts = {
             "promptTokens": usage.prompt_tokens,
             "completionTokens": usage.completion_tokens,
@@ -152,9 +194,12 @@ class Services:
         }
         quote = pricing.quote(model, self.settings.prices, started or self.clock())
         rate = quote.rate if quote is not None else pricing.UNPRICED
-        job_cost = self.totals.add(counts, quote.price if quote is not None else None, rate)
+        job_cost = self.totals.add(
+            counts, quote.price if quote is not None else None, rate, estimated=estimated
+        )
         priced_as = quote.priced_as if quote is not None else None
-        return {**counts, "cost": round(job_cost, 8), "rate": rate, "pricedAs": priced_as}
+        cost = round(job_cost, 8) if quote is not None else None
+        return {**counts, "cost": cost, "rate": rate, "pricedAs": priced_as, "estimated": estimated}
 
     async def stream_to_job(
         self,
@@ -187,6 +232,7 @@ class Services:
         return {
             "model": self.current_model or "auto",
             "baseUrl": s.base_url,
+            "provider": self.profile.name,
             "apiKeySet": bool(s.key),
             "thinking": s.thinking,
             "review": s.review,
@@ -204,6 +250,7 @@ _ENV_NAMES = {
     "deepseek.apiKey": "DEEPSEEK_API_KEY",
     "deepseek.baseUrl": "DEEPSEEK_BASE_URL",
     "deepseek.model": "DEEPSEEK_MODEL",
+    "deepseek.provider": "DEEPSEEK_PROVIDER",
 }
 
 

@@ -129,6 +129,8 @@ class ActionSetting(Model):
 class Settings(Model):
     api_key: SecretStr | None = None
     base_url: str = DEFAULT_BASE_URL
+    # What the server at base_url is (see `provider.py`): "auto" decides from the host and model.
+    provider: Literal["auto", "deepseek", "openai"] = "auto"
     model: str | None = None  # None: the newest flash model GET /models lists
     thinking: bool = False
     reasoning_effort: Literal["low", "high", "max"] | None = None
@@ -194,6 +196,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         ("DEEPSEEK_API_KEY", "apiKey"),
         ("DEEPSEEK_BASE_URL", "baseUrl"),
         ("DEEPSEEK_MODEL", "model"),
+        ("DEEPSEEK_PROVIDER", "provider"),
     ):
         if env.get(var):
             layer[key] = env[var]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib.util
 import re
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -125,3 +127,36 @@ def count_tokens(text: str) -> int:
 def is_exact(text: str) -> bool:
     """True when `count_tokens(text)` is an exact count, not an estimate."""
     return bool(text) and len(text) <= EXACT_MAX_CHARS and _get_tokenizer() is not None
+
+
+# Tokens each chat message adds beyond its text (role markers, separators): as `dryRun` counts.
+MESSAGE_FRAMING = 4
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEstimate:
+    prompt: int
+    completion: int  # reasoning included, as servers count it
+    reasoning: int
+
+
+def _message_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def estimate_usage(messages: Sequence[Any], content: str, reasoning: str = "") -> UsageEstimate:
+    """A request's usage counted here, for a server that reports none: the prompt's messages and
+    the answer, with DeepSeek's tokenizer (another model's differs: an estimate either way).
+    Blocking on long texts: call it in a worker thread."""
+    prompt = 0
+    for message in messages:
+        if isinstance(message, dict):
+            prompt += count_tokens(_message_text(message.get("content")))
+            prompt += count_tokens(_message_text(message.get("reasoning_content")))
+        prompt += MESSAGE_FRAMING
+    thought = count_tokens(reasoning)
+    return UsageEstimate(prompt=prompt, completion=count_tokens(content) + thought, reasoning=thought)

@@ -143,7 +143,10 @@ class Client:
         config: dict[str, Any] | None = None,
         encodings: list[str] | None = None,
         root: str | None = None,
+        stream: bool = True,
     ) -> Client:
+        """Spawn and initialize. `stream`: announce `experimental.deepseek.stream` (the client
+        renders `deepseek/stream`); without it the server treats it as any standard client."""
         client = await cls.spawn(env, encodings=encodings, config=config)
         general: dict[str, Any] = {}
         if encodings is not None:
@@ -168,6 +171,8 @@ class Client:
                 },
             },
         }
+        if stream:
+            caps["experimental"] = {"deepseek": {"stream": True}}
         root_uri = f"file://{root}" if root else None
         params: dict[str, Any] = {
             "processId": os.getpid(),

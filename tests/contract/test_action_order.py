@@ -35,17 +35,19 @@ async def test_explain_comes_first_with_a_kind_vscode_lists_first(
     client.open(py_uri, CODE)
     plain = _kinds(await code_actions(client, py_uri, 0, 32, []))
     assert plain[0] == ("DeepSeek: Explain", "quickfix.deepseek.explain"), plain
-    assert [t for t, _ in plain[1:]] == [
+    # Fix on any selection (the model finds the problem when no diagnostics came), a quick fix too
+    assert plain[1] == ("DeepSeek: Fix", "quickfix.deepseek"), plain
+    assert [t for t, _ in plain[2:]] == [
         "DeepSeek: Refactor",
         "DeepSeek: Add docstring",
         "DeepSeek: Write tests",
     ]
-    assert all(k.startswith("refactor.rewrite") for _, k in plain[1:]), plain
+    assert all(k.startswith("refactor.rewrite") for _, k in plain[2:]), plain
 
     diag = {"range": client.range(py_uri, 19, 31), "message": "undefined name", "severity": 1}
     with_fix = _kinds(await code_actions(client, py_uri, 0, 32, [diag]))
-    assert [t for t, _ in with_fix[:2]] == ["DeepSeek: Explain", "DeepSeek: Fix"], with_fix
+    assert with_fix == plain, "diagnostics go with Fix; they change neither titles nor order"
 
     # context.only: a kind matches itself and its sub-kinds
-    assert await _only(client, py_uri, ["quickfix"]) == ["DeepSeek: Explain"]
+    assert await _only(client, py_uri, ["quickfix"]) == ["DeepSeek: Explain", "DeepSeek: Fix"]
     assert "DeepSeek: Explain" not in await _only(client, py_uri, ["refactor"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from .conftest import Start
@@ -38,9 +39,12 @@ async def test_code_actions(start: Start, fake: FakeDeepSeek, py_uri: str) -> No
     actions = await code_actions(client, py_uri, 0, 32, [])
     ours = [a for a in actions if a["title"].startswith("DeepSeek:")]
     names = " ".join(titles(ours)).lower()
-    for word in ("explain", "refactor", "docstring", "test", "translate"):
+    for word in ("explain", "fix", "refactor", "docstring", "test", "translate"):
         assert word in names, (word, titles(ours))
-    assert "fix" not in names, "Fix only when diagnostics touch the range"
+    # Fix on any selection: with no diagnostics, its command carries none (the model looks)
+    [fix] = [a for a in ours if a["title"] == "DeepSeek: Fix"]
+    assert fix["command"]["arguments"][0]["action"] == "fix"
+    assert "diagnostics" not in fix["command"]["arguments"][0]
     for action in ours:
         command = action["command"]
         if "command" in command and isinstance(command["command"], dict):
@@ -48,7 +52,7 @@ async def test_code_actions(start: Start, fake: FakeDeepSeek, py_uri: str) -> No
         assert command["command"].startswith("deepseek."), command
         assert isinstance(command.get("arguments"), list) and len(command["arguments"]) == 1
 
-    # a diagnostic touching the range brings Fix
+    # a diagnostic touching the range goes with Fix
     diag = {
         "range": client.range(py_uri, 19, 31),
         "message": "undefined name",
@@ -58,9 +62,11 @@ async def test_code_actions(start: Start, fake: FakeDeepSeek, py_uri: str) -> No
     with_diag = await code_actions(client, py_uri, 0, 32, [diag])
     fixes = [a for a in with_diag if a["title"].startswith("DeepSeek:") and "fix" in a["title"].lower()]
     assert len(fixes) == 1
+    assert [d["message"] for d in fixes[0]["command"]["arguments"][0]["diagnostics"]] == ["undefined name"]
     # a diagnostic elsewhere does not
     far = {**diag, "range": client.range(py_uri, 40, 50)}
-    assert not [a for a in await code_actions(client, py_uri, 0, 32, [far]) if "fix" in a["title"].lower()]
+    [fix] = [a for a in await code_actions(client, py_uri, 0, 32, [far]) if "fix" in a["title"].lower()]
+    assert "diagnostics" not in fix["command"]["arguments"][0]
     # an empty range: no requirement, but no crash
     await code_actions(client, py_uri, 5, 5, [])
 
@@ -185,3 +191,80 @@ async def test_chat_failures_are_never_resent(start: Start, fake: FakeDeepSeek) 
     sent = fake.completions[-1].body["messages"]
     assert not [m for m in sent if m["role"] == "assistant"], "a failed turn's partial answer was resent"
     assert "three" in sent[-1]["content"]
+
+
+def user_task(fake: FakeDeepSeek) -> str:
+    """The last request's user message (a prefix request ends with the assistant's fence)."""
+    messages = fake.completions[-1].body["messages"]
+    return str(next(m["content"] for m in reversed(messages) if m["role"] == "user"))
+
+
+async def test_fix_without_diagnostics_asks_the_model_to_find_the_problem(
+    start: Start, fake: FakeDeepSeek, py_uri: str
+) -> None:
+    """A client that sends no diagnostics (eglot: one server per buffer) still gets Fix; the
+    model is asked to find what is wrong. Diagnostics sent earlier for the lines are used."""
+    client = await start()
+    client.open(py_uri, CODE)
+    [fix] = [a for a in await code_actions(client, py_uri, 0, 32, []) if a["title"] == "DeepSeek: Fix"]
+    assert fix["kind"] == "quickfix.deepseek"
+    fake.enqueue(Reply(code="def add(a, b):\n    return a + b  # fixed\n"))
+    result = await client.request("workspace/executeCommand", fix["command"])
+    assert (await client.wait_done(result["jobId"]))["state"] == "done"
+    task = user_task(fake)
+    assert "Fix the problem in the selected code. No diagnostics were reported for it, so first find" in task
+    assert client.docs[py_uri].text.startswith("def add(a, b):\n    return a + b  # fixed\n")
+
+    # diagnostics a client sent with an earlier request are remembered for the document
+    diag = {
+        "range": client.range(py_uri, 5, 8),
+        "message": "shadowed name 'add'",
+        "severity": 2,
+        "source": "lint",
+    }
+    await code_actions(client, py_uri, 0, 5, [diag])
+    [fix] = [a for a in await code_actions(client, py_uri, 0, 32, []) if a["title"] == "DeepSeek: Fix"]
+    assert "diagnostics" not in fix["command"]["arguments"][0]
+    fake.enqueue(Reply(code="def add(a, b):\n    return a + b\n"))
+    result = await client.request("workspace/executeCommand", fix["command"])
+    assert (await client.wait_done(result["jobId"]))["state"] == "done"
+    task = user_task(fake)
+    assert "- line 1 (warning, lint): shadowed name 'add'" in task
+    assert "No diagnostics were reported" not in task
+
+
+async def test_a_running_rewrite_offers_its_cancel(start: Start, fake: FakeDeepSeek, py_uri: str) -> None:
+    """The only way out of a rewrite for a client without our plugin: its code action."""
+    release = asyncio.Event()
+    fake.enqueue(Reply(code="def add(a, b):\n    return b + a\n" * 3, hang_after=2, release=release))
+    client = await start()
+    client.open(py_uri, CODE)
+    job = (
+        await client.command(
+            "deepseek.rewrite", {"uri": py_uri, "range": client.range(py_uri, 0, 32), "action": "refactor"}
+        )
+    )["jobId"]
+    await client.wait_for(
+        lambda: client.docs[py_uri].text != CODE and client.in_flight == 0, what="a first edit"
+    )
+    point = await code_actions(client, py_uri, 20, 20, [])  # an empty range inside it: only its own action
+    assert [(a["title"], a["kind"], a["command"]) for a in point] == [
+        (
+            f"DeepSeek: Cancel rewrite (Refactor, {job})",
+            "refactor.rewrite.deepseek.job",
+            {
+                "title": f"DeepSeek: Cancel rewrite (Refactor, {job})",
+                "command": "deepseek.cancel",
+                "arguments": [{"jobId": job}],
+            },
+        )
+    ]
+    selection = titles(await code_actions(client, py_uri, 0, 10, []))
+    assert selection.index(f"DeepSeek: Cancel rewrite (Refactor, {job})") == 2  # after Explain and Fix
+    elsewhere = len(client.docs[py_uri].text) - 3
+    assert titles(await code_actions(client, py_uri, elsewhere, elsewhere, [])) == []
+    assert await client.request("workspace/executeCommand", point[0]["command"]) == {"cancelled": True}
+    assert (await client.wait_done(job))["state"] == "cancelled"
+    await client.wait_for(
+        lambda: client.docs[py_uri].text == CODE and client.in_flight == 0, what="the original"
+    )

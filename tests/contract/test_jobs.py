@@ -301,7 +301,8 @@ async def test_concurrent_jobs_count_their_own_seq(start: Start, fake: FakeDeepS
     fake.enqueue(*[Reply(content=[f"part {i} " for i in range(6)], delay=0.01) for _ in range(3)])
     client = await start()
     client.open(py_uri, CODE)
-    jobs = [(await explain(client, py_uri))[1] for _ in range(2)]
+    # two ranges: a second explain of a range still streaming answers the same job
+    jobs = [(await explain(client, py_uri, *span))[1] for span in ((0, 32), (34, len(CODE)))]
     chat = await client.command("deepseek.chat", {"message": "hello"})
     jobs.append(chat["jobId"])
     assert len(set(jobs)) == 3

@@ -55,6 +55,7 @@ class Recorder:
     messages: list[types.ShowMessageParams] = field(default_factory=list)
     logs: list[types.LogMessageParams] = field(default_factory=list)
     progress: list[Any] = field(default_factory=list)
+    init: types.InitializeResult | None = None  # the server's answer to `initialize`
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def bump(self) -> None:
@@ -93,8 +94,9 @@ def server_config(base_url: str, key: str | None = TEST_KEY, **env: str) -> Clie
         {
             "DEEPSEEK_BASE_URL": base_url,
             "DEEPSEEK_MODEL": "deepseek-chat",
-            # never the user's own chat store
+            # never the user's own chat store, nor their cache folder
             "DEEPSEEK_LSP_DATA_DIR": tempfile.mkdtemp(prefix="deepseek-lsp-test-"),
+            "DEEPSEEK_LSP_CACHE_DIR": tempfile.mkdtemp(prefix="deepseek-lsp-cache-"),
         }
     )
     if key is not None:
@@ -151,23 +153,39 @@ def _recording(original: Callable[..., Any] | None, sink: list[Any], rec: Record
     return handler
 
 
+def capabilities_of(preset: str, stream: bool = True) -> types.ClientCapabilities:
+    """A pytest-lsp preset; with `stream`, announcing that it renders `deepseek/stream`, as our
+    own clients do (`experimental.deepseek.stream`)."""
+    caps = client_capabilities(preset)
+    if stream:
+        experimental = caps.experimental if isinstance(caps.experimental, dict) else {}
+        caps.experimental = {**experimental, "deepseek": {"stream": True}}
+    return caps
+
+
 async def start_client(
     config: ClientServerConfig,
     *,
-    capabilities: str = "visual-studio-code",
+    capabilities: str | types.ClientCapabilities = "visual-studio-code",
     init_options: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
+    stream: bool = True,
+    client_info: types.ClientInfo | None = None,
 ) -> tuple[LanguageClient, Recorder]:
+    """Start and initialize a client; a preset's name gets `stream` (our clients' capability),
+    a `ClientCapabilities` is sent as it is."""
     client = await config.start()
     assert isinstance(client, LanguageClient)
     rec = attach_recorder(client)
     if settings is not None:
         client.set_configuration({"deepseek": settings})
-    await client.initialize_session(
+    caps = capabilities_of(capabilities, stream) if isinstance(capabilities, str) else capabilities
+    rec.init = await client.initialize_session(
         types.InitializeParams(
-            capabilities=client_capabilities(capabilities),
+            capabilities=caps,
             initialization_options=init_options,
             root_uri=None,
+            client_info=client_info,
         )
     )
     return client, rec

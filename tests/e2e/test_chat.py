@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from lsprotocol import types
-from pytest_lsp import LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient
 
 from deepseek_lsp.chat import history
 from deepseek_lsp.chat.store import ChatStore
@@ -24,6 +24,7 @@ from .harness import (
     TEST_KEY,
     Recorder,
     attach_recorder,
+    capabilities_of,
     command,
     open_doc,
     rng,
@@ -71,7 +72,7 @@ async def start(
     rec = attach_recorder(client)
     await client.initialize_session(
         types.InitializeParams(
-            capabilities=client_capabilities("visual-studio-code"),
+            capabilities=capabilities_of("visual-studio-code"),
             root_uri=root.as_uri() if root else None,
             initialization_options=init,
         )

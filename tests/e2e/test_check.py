@@ -119,3 +119,51 @@ async def test_a_server_that_needs_no_key_passes_without_one() -> None:
     assert code == 0, out
     assert table["API key"] == ("ok", "not set; this server does not ask for one")
     assert all(status == "ok" for status, _ in table.values())
+
+
+# -- a generic OpenAI-compatible server (issue 12) ------------------------------------------------
+
+
+async def test_a_generic_server_passes_without_a_key_and_without_a_balance() -> None:
+    async with FakeDeepSeek(api_key=None, profile="openai") as local:
+        code, out, err = await run("check", env={"DEEPSEEK_BASE_URL": f"{local.base_url}/v1"})
+        assert code == 0 and not err, out + err
+        table = rows(out)
+        assert table["API key"] == ("ok", "not set; this server does not ask for one")
+        assert "a generic OpenAI-compatible server" in " ".join(out.split())
+        assert table["Model"] == ("ok", "local-model (chosen automatically) is listed")
+        assert table["Balance"][0] == "ok" and table["Balance"][1].startswith("not applicable")
+        assert [r.path for r in local.info_requests] == ["/v1/models"]  # no /user/balance
+        assert "Authorization" not in local.info_requests[0].headers
+        code, out, _ = await run("check", "--json", env={"DEEPSEEK_BASE_URL": f"{local.base_url}/v1"})
+        report = json.loads(out)
+        assert code == 0 and report["ok"] is True and report["provider"] == "openai"
+
+
+async def test_a_generic_server_without_v1_names_the_url_that_answers() -> None:
+    async with FakeDeepSeek(api_key=None, profile="openai") as local:
+        code, out, _ = await run("check", env={"DEEPSEEK_BASE_URL": local.base_url})
+    table = rows(out)
+    assert code == 1 and table["Base URL"][0] == "FAIL"
+    detail = " ".join(out.split())
+    assert f"{local.base_url}/v1 serves an OpenAI-compatible API" in detail
+    assert f"set DEEPSEEK_BASE_URL={local.base_url}/v1" in detail
+
+
+async def test_a_generic_server_that_wants_a_key_says_so() -> None:
+    async with FakeDeepSeek(api_key=TEST_KEY, profile="openai") as local:
+        code, out, _ = await run("check", env={"DEEPSEEK_BASE_URL": f"{local.base_url}/v1"})
+        assert "Authorization" not in local.info_requests[0].headers
+    table = rows(out)
+    assert code == 1 and table["API key"][0] == "FAIL"
+    assert f"127.0.0.1:{local.port} asks for one: HTTP 401" in " ".join(out.split())
+    assert table["Model"] == ("skipped", "not checked: needs an API key")
+
+
+async def test_deepseeks_own_profile_still_checks_the_balance(fake: FakeDeepSeek) -> None:
+    env = {"DEEPSEEK_API_KEY": TEST_KEY, "DEEPSEEK_BASE_URL": fake.base_url, "DEEPSEEK_PROVIDER": "deepseek"}
+    code, out, _ = await run("check", "--json", env=env)
+    report = json.loads(out)
+    assert code == 0 and report["provider"] == "deepseek"
+    assert report["checks"][3]["detail"].endswith("CNY")
+    assert any(r.path == "/user/balance" for r in fake.info_requests)

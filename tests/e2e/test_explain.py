@@ -109,6 +109,13 @@ async def test_hover_shows_streaming_text_then_the_explanation(lsp: Lsp, fake: F
         )
     )
     assert outside is None
+    at_end = await client.text_document_hover_async(  # the range's end is outside it
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            position=types.Position(line=8, character=15),
+        )
+    )
+    assert at_end is None
 
 
 async def test_progress_begins_and_ends(lsp: Lsp, fake: FakeDeepSeek) -> None:
@@ -154,7 +161,8 @@ async def test_code_actions_offer_every_command(lsp: Lsp, fake: FakeDeepSeek) ->
             context=types.CodeActionContext(diagnostics=[]),
         )
     )
-    assert none is not None and "DeepSeek: Fix" not in [a.title for a in none]
+    # Fix is offered on every non-empty range, diagnostics or not (docs/protocol.md, Code actions)
+    assert none is not None and "DeepSeek: Fix" in [a.title for a in none]
 
 
 async def test_explain_of_an_unopened_file_reads_it_from_disk(lsp: Lsp, fake: FakeDeepSeek, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -104,9 +104,11 @@ async def test_jobs_over_the_limit_are_refused_at_once_not_queued(
     client.open(py_uri, "def add(a, b):\n    return a + b\n")
     release = asyncio.Event()
     fake.enqueue(*[Reply(content=["adds ", "two numbers"], hang_after=1, release=release) for _ in range(3)])
-    rng = client.range(py_uri, 0, 14)
+    # distinct ranges: one range asked twice while it streams is one job (docs/protocol.md)
+    ranges = [client.range(py_uri, 0, end) for end in (14, 13, 12, 11)]
     running = [
-        (await client.command("deepseek.explain", {"uri": py_uri, "range": rng}))["jobId"] for _ in range(2)
+        (await client.command("deepseek.explain", {"uri": py_uri, "range": rng}))["jobId"]
+        for rng in ranges[:2]
     ]
     await fake.wait_requests(2)
     await client.wait_for(
@@ -114,7 +116,7 @@ async def test_jobs_over_the_limit_are_refused_at_once_not_queued(
         what="two streaming jobs",
     )
 
-    refused = (await client.command("deepseek.explain", {"uri": py_uri, "range": rng}))["jobId"]
+    refused = (await client.command("deepseek.explain", {"uri": py_uri, "range": ranges[2]}))["jobId"]
     message = (await failed(client, refused))["error"]["message"]
     assert "2 DeepSeek requests are already running" in message, message
     assert "deepseek.maxConcurrentJobs allows 2" in message and "cancel" in message, message
@@ -123,7 +125,7 @@ async def test_jobs_over_the_limit_are_refused_at_once_not_queued(
 
     assert (await client.command("deepseek.cancel", {"jobId": running[0]}))["cancelled"] is True
     await client.wait_done(running[0])
-    third = (await client.command("deepseek.explain", {"uri": py_uri, "range": rng}))["jobId"]
+    third = (await client.command("deepseek.explain", {"uri": py_uri, "range": ranges[3]}))["jobId"]
     await fake.wait_requests(3)  # room again: it runs
     release.set()
     for job_id in (running[1], third):

@@ -197,7 +197,7 @@ def test_totals_split_by_rate() -> None:
     assert report["byRate"] == {
         "peak": {"requests": 2, "cost": 0.6},
         "off-peak": {"requests": 1, "cost": 0.15},
-        "unpriced": {"requests": 1, "cost": 0.0},
+        "unpriced": {"requests": 1, "cost": None},  # unknown, not zero
     }
     assert report["cost"] == pytest.approx(0.75)
     assert UsageTotals().to_dict()["byRate"] == {}
@@ -237,13 +237,13 @@ def test_a_job_usage_says_which_rate_applied_and_status_adds_up_by_rate() -> Non
     assert unknown is not None and (unknown["rate"], unknown["pricedAs"], unknown["cost"]) == (
         "unpriced",
         None,
-        0,
+        None,  # unknown, not zero
     )
     usage = services.status()["usage"]
     assert usage["byRate"] == {
         "peak": {"requests": 1, "cost": 1.5},
         "off-peak": {"requests": 1, "cost": 0.75},
-        "unpriced": {"requests": 1, "cost": 0.0},
+        "unpriced": {"requests": 1, "cost": None},  # unknown, not zero
     }
     assert usage["cost"] == pytest.approx(2.25)
 

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import {
   LanguageClient, LanguageClientOptions, ServerOptions, State, RevealOutputChannelOn,
   ExecuteCommandRequest, ShowMessageNotification, ShowMessageParams, MessageType, WorkDoneProgress,
+  StaticFeature, ClientCapabilities, FeatureState,
 } from 'vscode-languageclient/node';
 import { JobStore, JobStream, StreamNotification, LspRange } from './model/stream';
 import { resolveServer, ResolvedServer } from './model/serverCommand';
@@ -32,6 +33,18 @@ export function serverSettings(): Record<string, unknown> {
   delete all.server; delete all.trace; delete all.apiKey;
   for (const [k, v] of Object.entries(all)) { if (v === null) { delete all[k]; } }
   return all;
+}
+
+/** Announces in `initialize` that this client renders `deepseek/stream` (explain panel, rewrite
+ * decorations, chat view): the server sends it only to clients that say so (docs/protocol.md, Initialization). */
+export class DeepSeekStreamFeature implements StaticFeature {
+  fillClientCapabilities(capabilities: ClientCapabilities): void {
+    const experimental = (capabilities.experimental ?? {}) as Record<string, unknown>;
+    capabilities.experimental = { ...experimental, deepseek: { stream: true } };
+  }
+  initialize(): void { /* nothing to set up: the stream handler is registered with the client */ }
+  getState(): FeatureState { return { kind: 'static' }; }
+  clear(): void { /* nothing to clear */ }
 }
 
 /** What a rewrite needs done before its first edit lands (keeping auto-save off its document), and undone after. */
@@ -169,6 +182,7 @@ export class ServerManager implements vscode.Disposable {
       },
     };
     const client = new LanguageClient('deepseek', 'DeepSeek', serverOptions, clientOptions);
+    client.registerFeature(new DeepSeekStreamFeature());
     this.client = client;
     this.watchProgress(client);
     this.disposables.push(client.onNotification('deepseek/stream', (n: StreamNotification) => { this.jobs.push(n); }));

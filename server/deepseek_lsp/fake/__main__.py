@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deepseek_lsp.fake.script import Reply
-from deepseek_lsp.fake.server import FakeDeepSeek
+from deepseek_lsp.fake.server import FakeDeepSeek, Profile
 
 
 def load_script(path: Path) -> list[Reply]:
@@ -32,9 +32,10 @@ async def serve_forever(
     *,
     api_key: str | None = "sk-fake",
     default_delay: float = 0.015,
+    profile: Profile = "deepseek",
 ) -> None:
     """Serve until SIGINT/SIGTERM; print `fake DeepSeek listening on URL` once listening."""
-    fake = FakeDeepSeek(host=host, port=port, api_key=api_key, default_delay=default_delay)
+    fake = FakeDeepSeek(host=host, port=port, api_key=api_key, default_delay=default_delay, profile=profile)
     if script is not None:
         fake.enqueue(*load_script(script))
     stop = asyncio.Event()
@@ -44,7 +45,8 @@ async def serve_forever(
     async with fake:
         # stdout's one line is read by scripts: the URL stays its last word; the rest is for people
         print(f"fake DeepSeek listening on {fake.base_url}", flush=True)  # stdout-ok
-        print(key_line(api_key, fake.base_url), file=sys.stderr, flush=True)  # stdout-ok
+        url = f"{fake.base_url}/v1" if profile == "openai" else fake.base_url
+        print(key_line(api_key, url), file=sys.stderr, flush=True)  # stdout-ok
         await stop.wait()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.remove_signal_handler(signum)
@@ -62,7 +64,8 @@ def key_line(api_key: str | None, base_url: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: `--host`, `--port`, `--script`, `--api-key K` or `--any-key`, `--delay`."""
+    """Command line: `--host`, `--port`, `--script`, `--api-key K` or `--any-key`, `--delay`,
+    `--profile`."""
     parser = argparse.ArgumentParser(
         prog="deepseek-lsp fake-server",
         description=(
@@ -79,10 +82,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: a free one)")
     parser.add_argument("--script", type=Path, help="JSON file: a list of Reply objects to queue")
     keys = parser.add_mutually_exclusive_group()
-    keys.add_argument("--api-key", default="sk-fake", help="the accepted key (default sk-fake)")
+    keys.add_argument(
+        "--api-key", default=None, help="the accepted key (default sk-fake; none with --profile openai)"
+    )
     keys.add_argument("--any-key", action="store_true", help="accept any key, or none")
     parser.add_argument("--delay", type=float, default=0.015, help="default seconds between chunks (0.015)")
+    parser.add_argument(
+        "--profile",
+        choices=("deepseek", "openai"),
+        default="deepseek",
+        help="deepseek (default): DeepSeek's API; openai: a generic OpenAI-compatible server like "
+        "llama-cpp-python's (under /v1 only, no key, no /beta, no balance, usage only when asked)",
+    )
     args = parser.parse_args(argv)
+    api_key = args.api_key
+    if api_key is None and not args.any_key and args.profile == "deepseek":
+        api_key = "sk-fake"
     try:
         replies_path: Path | None = args.script
         if replies_path is not None:
@@ -92,8 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.host,
                 args.port,
                 replies_path,
-                api_key=None if args.any_key else args.api_key,
+                api_key=None if args.any_key else api_key,
                 default_delay=args.delay,
+                profile=args.profile,
             )
         )
     except (OSError, ValueError) as exc:

@@ -16,7 +16,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -39,6 +39,14 @@ V4_CONTEXT = 1_000_000
 MAX_OUTPUT = {"deepseek-chat": 8192, "deepseek-reasoner": 65536}
 V4_MAX_OUTPUT = 393216
 FIM_MAX_OUTPUT = 4096
+# The generic mode (`profile="openai"`) plays a local OpenAI-compatible server such as
+# llama-cpp-python's: one model served under any name, /v1 only, no key, no /beta, no balance,
+# usage only when `stream_options.include_usage` asks for it, and a small context window.
+Profile = Literal["deepseek", "openai"]
+UsageMode = Literal["if_asked", "never"]
+Overflow = Literal["empty", "error"]
+OPENAI_MODELS = ["local-model"]
+OPENAI_CONTEXT = 4096
 REASONING_CONTENT_400 = (
     "The reasoning_content is an intermediate result for display purposes only and will not be "
     "included in the context for inference. Please remove the reasoning_content from your input "
@@ -63,11 +71,25 @@ def _sse(value: Any) -> bytes:
 class _Rejected(Exception):
     """A request the real API would refuse; carries the response to send."""
 
-    def __init__(self, status: int, message: str, *, plain_text: bool = False) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        plain_text: bool = False,
+        type_: str | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.plain_text = plain_text
+        self.type_ = type_
+        self.code = code
+
+
+class _Overflow(Exception):
+    """Generic mode: a prompt over the context, answered with an empty 200 (see `overflow`)."""
 
 
 @dataclass
@@ -195,14 +217,21 @@ class FakeDeepSeek:
         context_limits: Mapping[str, int] | None = None,
         balance: float = 110.0,
         default_delay: float = 0.015,
+        profile: Profile = "deepseek",
     ) -> None:
         self.host = host
         self.port = port
         self.api_key = api_key
-        self.models: list[str] = list(models if models is not None else DEFAULT_MODELS)
-        self.context_limits: dict[str, int] = {
-            m: V3_CONTEXT if m in V3_MODELS else V4_CONTEXT for m in self.models
-        }
+        self.profile: Profile = profile
+        # generic mode: "if_asked" (usage with stream_options.include_usage, as the OpenAI API
+        # and llama.cpp do) or "never" (a server that reports none)
+        self.usage_mode: UsageMode = "if_asked"
+        # generic mode, a prompt over the context: "empty" (200 with an empty body) or "error"
+        # (llama-cpp-python's 400 `context_length_exceeded`)
+        self.overflow: Overflow = "empty"
+        defaults = OPENAI_MODELS if profile == "openai" else DEFAULT_MODELS
+        self.models: list[str] = list(models if models is not None else defaults)
+        self.context_limits: dict[str, int] = self._default_limits()
         self.context_limits.update(context_limits or {})
         self.balance = balance
         self.default_delay = default_delay
@@ -217,6 +246,32 @@ class FakeDeepSeek:
         self._runner: web.AppRunner | None = None
         self._stopping = False
 
+    def _default_limits(self) -> dict[str, int]:
+        if self.profile == "openai":
+            return dict.fromkeys(self.models, OPENAI_CONTEXT)
+        return {m: V3_CONTEXT if m in V3_MODELS else V4_CONTEXT for m in self.models}
+
+    def set_profile(self, profile: Profile, models: Sequence[str] | None = None) -> None:
+        """Switch between DeepSeek and the generic mode; models and context limits follow."""
+        self.profile = profile
+        defaults = OPENAI_MODELS if profile == "openai" else DEFAULT_MODELS
+        self.models = list(models if models is not None else defaults)
+        self.context_limits = self._default_limits()
+
+    @property
+    def generic(self) -> bool:
+        return self.profile == "openai"
+
+    def _not_served(self, path: str) -> bool:
+        """Generic mode: what llama-cpp-python's server lacks (no /v1, /beta, /user/balance)."""
+        return self.generic and (
+            not path.startswith("/v1/") or path.startswith("/v1/beta") or path.endswith("/user/balance")
+        )
+
+    @staticmethod
+    def _not_found() -> web.Response:
+        return web.json_response({"detail": "Not Found"}, status=404)
+
     # ---------------------------------------------------------------- lifecycle
 
     @property
@@ -228,11 +283,12 @@ class FakeDeepSeek:
         """Bind and serve; `port=0` picks a free port."""
         # DeepSeek takes 1M-token prompts (megabytes); aiohttp's default cap is 1 MB
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        for prefix in ("", "/v1", "/beta"):
+        for prefix in ("", "/v1", "/beta", "/v1/beta"):
             app.router.add_post(f"{prefix}/chat/completions", self._tracked(self._chat))
             app.router.add_get(f"{prefix}/models", self._tracked(self._models))
             app.router.add_get(f"{prefix}/user/balance", self._tracked(self._balance))
         app.router.add_post("/beta/completions", self._tracked(self._fim))
+        app.router.add_post("/v1/beta/completions", self._tracked(self._fim))
         app.router.add_post("/_fake/enqueue", self._control_enqueue)
         app.router.add_post("/_fake/release", self._control_release)
         app.router.add_post("/_fake/reset", self._control_reset)
@@ -373,6 +429,8 @@ class FakeDeepSeek:
         """Run a handler as a task `stop()` can cancel."""
 
         async def run(request: web.Request) -> web.StreamResponse:
+            if not self.generic and request.path.startswith("/v1/beta"):
+                raise web.HTTPNotFound()  # DeepSeek has no /v1/beta: unrouted, unrecorded
             task = asyncio.current_task()
             assert task is not None
             self._tasks.add(task)
@@ -418,6 +476,8 @@ class FakeDeepSeek:
         return record, raw, key
 
     def _unauthorized(self, key: str | None) -> web.Response:
+        if self.generic:  # llama-cpp-python's answer (FastAPI's HTTPException)
+            return web.json_response({"detail": "Invalid API key"}, status=401)
         if key is None:
             message = "Authentication Fails (no such user)"
         else:
@@ -431,6 +491,8 @@ class FakeDeepSeek:
         message: str | None = None,
         *,
         reply: Reply | None = None,
+        type_: str | None = None,
+        code: str | None = None,
     ) -> web.Response:
         headers = {"x-ds-trace-id": uuid.uuid4().hex}
         if reply is not None and reply.retry_after is not None:
@@ -444,8 +506,8 @@ class FakeDeepSeek:
         body = error_body(
             status,
             message,
-            type_=reply.error_type if reply else None,
-            code=reply.error_code if reply else None,
+            type_=reply.error_type if reply else type_,
+            code=reply.error_code if reply else code,
         )
         return web.Response(
             status=status, text=_dumps(body), content_type="application/json", headers=headers
@@ -480,8 +542,10 @@ class FakeDeepSeek:
         """Shared flow of the two completion endpoints: record, check, pick the reply, respond."""
         record, raw, key = await self._begin(request, self.requests)
         try:
-            if not record.auth_ok:
-                response: web.StreamResponse = self._unauthorized(key)
+            if self._not_served(request.path):
+                response: web.StreamResponse = self._not_found()
+            elif not record.auth_ok:
+                response = self._unauthorized(key)
             else:
                 try:
                     body = json.loads(raw)
@@ -491,7 +555,7 @@ class FakeDeepSeek:
                     raise _Rejected(400, "Failed to deserialize the JSON body: expected an object")
                 record.stream = bool(body.get("stream"))
                 model, prompt_tokens, extra = validate(body, request.path)
-                if self.balance <= 0:
+                if self.balance <= 0 and not self.generic:
                     raise _Rejected(402, "Insufficient Balance")
                 reply = self._next_reply()
                 record.reply = reply.model_dump(exclude_defaults=True) if reply else None
@@ -515,7 +579,13 @@ class FakeDeepSeek:
                         reply or Reply(delay=self.default_delay),
                     )
         except _Rejected as rejected:
-            response = self._error_response(rejected.status, rejected.message)
+            response = self._error_response(
+                rejected.status, rejected.message, type_=rejected.type_, code=rejected.code
+            )
+        except _Overflow:
+            # what a local server whose generation failed before the first token may send: the
+            # stream's headers, then nothing
+            response = web.Response(status=200, body=b"", content_type="text/event-stream")
         except asyncio.CancelledError:  # handler_cancellation: the client went away
             self._mark_disconnected(record)
             raise
@@ -531,6 +601,8 @@ class FakeDeepSeek:
 
     def _check_model(self, body: Mapping[str, Any]) -> str:
         model = body.get("model")
+        if self.generic:  # one model, served under any name (or none), as llama-cpp-python does
+            return model if isinstance(model, str) and model in self.models else self.models[0]
         if model is None:
             raise _Rejected(
                 400,
@@ -566,6 +638,17 @@ class FakeDeepSeek:
     def _check_context(self, model: str, prompt_tokens: int, max_tokens: int) -> None:
         limit = self.context_limits.get(model, V4_CONTEXT)
         requested = prompt_tokens + max_tokens
+        if self.generic and requested > limit:
+            if self.overflow == "empty":
+                raise _Overflow()
+            raise _Rejected(
+                400,
+                f"This model's maximum context length is {limit} tokens. However, you requested "
+                f"{requested} tokens ({prompt_tokens} in the messages, {max_tokens or None} in the "
+                "completion). Please reduce the length of the messages or completion.",
+                type_="invalid_request_error",
+                code="context_length_exceeded",
+            )
         if requested > limit:
             raise _Rejected(
                 400,
@@ -603,13 +686,13 @@ class FakeDeepSeek:
             ):
                 raise _Rejected(400, REASONING_CONTENT_400)
         last = messages[-1]
-        prefix = last.get("role") == "assistant" and bool(last.get("prefix"))
-        if prefix and not path.startswith("/beta/"):
+        prefix = last.get("role") == "assistant" and bool(last.get("prefix")) and not self.generic
+        if prefix and not path.startswith(("/beta/", "/v1/beta/")):
             raise _Rejected(
                 400,
                 "Chat prefix completion is a beta feature: use base_url https://api.deepseek.com/beta",
             )
-        thinking = _thinking(model, body)
+        thinking = _thinking(model, body) and not self.generic
         if not thinking:
             self._check_range(body, "temperature", 0, 2)
             self._check_range(body, "top_p", 0, 1)
@@ -629,8 +712,10 @@ class FakeDeepSeek:
         ):
             raise _Rejected(422, "Invalid response_format type: expected `text` or `json_object`")
         setting = body.get("thinking")
-        if setting is not None and (
-            not isinstance(setting, dict) or setting.get("type") not in ("enabled", "disabled")
+        if (
+            setting is not None
+            and not self.generic  # an unknown field: ignored
+            and (not isinstance(setting, dict) or setting.get("type") not in ("enabled", "disabled"))
         ):
             raise _Rejected(422, "Invalid thinking type: expected `enabled` or `disabled`")
         limit = MAX_OUTPUT.get(model, V4_MAX_OUTPUT)
@@ -896,7 +981,7 @@ class FakeDeepSeek:
         prefix: bool,
         reply: Reply,
     ) -> web.StreamResponse:
-        thinking = _thinking(model, body)
+        thinking = _thinking(model, body) and not self.generic
         plan = self._plan(
             body,
             reply,
@@ -908,7 +993,9 @@ class FakeDeepSeek:
         ident = str(uuid.uuid4())
         created = int(time.time())
         fingerprint = "fp_8b33d1ac49" if _is_v4(model) else "fp_1c141eb703"
-        v4 = _is_v4(model)
+        v4 = _is_v4(model) and not self.generic
+        if self.generic:
+            plan.usage = {k: plan.usage[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
 
         def chunk(kind: str, text: str | None, finish: str | None, use: Any) -> dict[str, Any]:
             if kind == "role":
@@ -933,9 +1020,10 @@ class FakeDeepSeek:
                 "object": "chat.completion.chunk",
                 "created": created,
                 "model": model,
-                "system_fingerprint": fingerprint,
                 "choices": choices,
             }
+            if not self.generic:
+                out["system_fingerprint"] = fingerprint
             if v4 or use is not None:
                 out["usage"] = use
             return out
@@ -943,6 +1031,9 @@ class FakeDeepSeek:
         if body.get("stream"):
             options = body.get("stream_options")
             include = isinstance(options, Mapping) and bool(options.get("include_usage"))
+            if self.generic:  # OpenAI's way: a last chunk with no choices, only when asked
+                include = include and self.usage_mode == "if_asked"
+                reply = reply.model_copy(update={"usage_style": "separate_chunk"})
             return await self._stream(request, record, reply, plan, chunk, include)
         message: dict[str, Any] = {"role": "assistant", "content": plan.content}
         if plan.thinking_format:
@@ -963,6 +1054,10 @@ class FakeDeepSeek:
             "usage": plan.usage,
             "system_fingerprint": fingerprint,
         }
+        if self.generic:
+            del whole["system_fingerprint"]
+            if self.usage_mode == "never":
+                del whole["usage"]
         return await self._whole(request, record, reply, plan, whole)
 
     async def _fim(self, request: web.Request) -> web.StreamResponse:
@@ -1033,10 +1128,13 @@ class FakeDeepSeek:
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         record, _, key = await self._begin(request, self.info_requests)
-        if not record.auth_ok:
+        if self._not_served(request.path):
+            response = self._not_found()
+        elif not record.auth_ok:
             response = self._unauthorized(key)
         else:
-            data = [{"id": m, "object": "model", "owned_by": "deepseek"} for m in self.models]
+            owner = "me" if self.generic else "deepseek"
+            data = [{"id": m, "object": "model", "owned_by": owner} for m in self.models]
             response = web.json_response({"object": "list", "data": data}, dumps=_dumps)
         record.status = response.status
         record.completed = response.status == 200
@@ -1045,7 +1143,9 @@ class FakeDeepSeek:
 
     async def _balance(self, request: web.Request) -> web.StreamResponse:
         record, _, key = await self._begin(request, self.info_requests)
-        if not record.auth_ok:
+        if self._not_served(request.path):
+            response = self._not_found()
+        elif not record.auth_ok:
             response = self._unauthorized(key)
         else:
             amount = f"{max(self.balance, 0.0):.2f}"
@@ -1095,14 +1195,49 @@ class FakeDeepSeek:
             self.balance = float(data["balance"])
         if "default_delay" in data:
             self.default_delay = float(data["default_delay"])
+        problem = self._configure_generic(data)
+        if problem:
+            return web.json_response({"error": problem}, status=400)
         return web.json_response(
             {
                 "api_key_set": self.api_key is not None,
                 "balance": self.balance,
                 "default_delay": self.default_delay,
                 "models": self.models,
+                "profile": self.profile,
+                "usage": self.usage_mode,
+                "overflow": self.overflow,
+                "context_limits": self.context_limits,
             }
         )
+
+    def _configure_generic(self, data: Mapping[str, Any]) -> str | None:
+        """`profile`, `models`, `usage`, `overflow`, `context_limit` of `/_fake/config`."""
+        checks: list[tuple[str, tuple[str, ...]]] = [
+            ("profile", get_args(Profile)),
+            ("usage", get_args(UsageMode)),
+            ("overflow", get_args(Overflow)),
+        ]
+        for name, allowed in checks:
+            if name in data and data[name] not in allowed:
+                return f"{name}: expected one of {', '.join(allowed)}"
+        models = data.get("models")
+        if models is not None and not (
+            isinstance(models, list) and models and all(isinstance(m, str) for m in models)
+        ):
+            return "models: expected a non-empty list of strings"
+        limit = data.get("context_limit")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            return "context_limit: expected a positive integer"
+        if "profile" in data or models is not None:
+            self.set_profile(data.get("profile", self.profile), models)
+        if "usage" in data:
+            self.usage_mode = data["usage"]
+        if "overflow" in data:
+            self.overflow = data["overflow"]
+        if limit is not None:
+            self.context_limits = dict.fromkeys(self.models, limit)
+        return None
 
     async def _control_requests(self, request: web.Request) -> web.StreamResponse:
         records = self.info_requests if request.query.get("kind") == "info" else self.requests

@@ -1,4 +1,11 @@
-"""Code actions: every command reachable from a plain LSP client's code action menu."""
+"""Code actions: every command reachable from a plain LSP client's code action menu.
+
+Fix is offered on any selection: with the client's diagnostics when it sent (or earlier sent)
+some, else the model is asked to find the problem itself (eglot runs one server per buffer, so
+its requests carry none of the other servers' diagnostics). A rewrite that holds the lines
+offers its own way out (cancel, or accept and reject in review), the only one a client without
+our plugin has.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from lsprotocol import types
 
 from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
 from .common import LspDiagnostic
+from .rewrite.job import rewrites_on
 
 # Explain is a quick fix by kind: VS Code groups the light bulb by kind (Quick Fix first, then
 # Extract, Inline, Rewrite, ..., and unknown kinds last under "More Actions..."), and Explain is
@@ -16,6 +24,7 @@ from .common import LspDiagnostic
 EXPLAIN_KIND = "quickfix.deepseek.explain"
 REWRITE_KIND = "refactor.rewrite.deepseek"
 FIX_KIND = "quickfix.deepseek"
+JOB_KIND = "refactor.rewrite.deepseek.job"  # accept, reject or cancel the rewrite holding the lines
 
 BUILTIN_REWRITES = (
     ("refactor", "DeepSeek: Refactor", REWRITE_KIND),
@@ -44,9 +53,8 @@ def register(ls: DeepSeekLanguageServer) -> None:
         ]
         if diags:
             ls.diagnostics[uri] = diags
-        if rng.start == rng.end:
-            return []
-        ls.warm_up()  # a selection: an action may follow, have the tokenizer ready for it
+        if rng.start != rng.end:
+            ls.warm_up()  # a selection: an action may follow, have the tokenizer ready for it
         return actions_for(ls, uri, rng, diags, params.context.only)
 
 
@@ -57,18 +65,28 @@ def actions_for(
     diags: list[LspDiagnostic],
     only: Sequence[str] | None = None,
 ) -> list[types.CodeAction]:
+    """The actions for `rng`, in the order of docs/protocol.md; an empty range gets only the
+    actions of a rewrite holding it."""
     target = {"uri": uri, "range": ls.protocol._converter.unstructure(rng)}
-    out: list[tuple[str, str, str, dict[str, Any]]] = [
-        ("DeepSeek: Explain", EXPLAIN_KIND, "deepseek.explain", target),
-    ]
-    touching = [d for d in diags if _touches(d, rng)]
-    if touching:
-        fix = {
-            **target,
-            "action": "fix",
-            "diagnostics": [d.model_dump(by_alias=True, exclude_none=True) for d in touching],
-        }
+    out: list[tuple[str, str, str, dict[str, Any]]] = []
+    selection = rng.start != rng.end
+    if selection:
+        out.append(("DeepSeek: Explain", EXPLAIN_KIND, "deepseek.explain", target))
+        fix: dict[str, Any] = {**target, "action": "fix"}
+        touching = [d for d in diags if _touches(d, rng)]
+        if touching:
+            fix["diagnostics"] = [d.model_dump(by_alias=True, exclude_none=True) for d in touching]
         out.append(("DeepSeek: Fix", FIX_KIND, "deepseek.rewrite", fix))
+    for rw in rewrites_on(ls, uri, rng):
+        what = f"rewrite ({rw.title}, {rw.job.id})"
+        job = {"jobId": rw.job.id}
+        if rw.job.state == "review":
+            out.append((f"DeepSeek: Accept {what}", JOB_KIND, "deepseek.accept", job))
+            out.append((f"DeepSeek: Reject {what}", JOB_KIND, "deepseek.reject", job))
+        else:
+            out.append((f"DeepSeek: Cancel {what}", JOB_KIND, "deepseek.cancel", job))
+    if not selection:
+        return _actions(out, only)
     for name, title, kind in BUILTIN_REWRITES:
         out.append((title, kind, "deepseek.rewrite", {**target, "action": name}))
     for action in ls.services.settings.actions:
@@ -80,6 +98,12 @@ def actions_for(
                 {**target, "action": action.name},
             )
         )
+    return _actions(out, only)
+
+
+def _actions(
+    out: list[tuple[str, str, str, dict[str, Any]]], only: Sequence[str] | None
+) -> list[types.CodeAction]:
     return [
         types.CodeAction(
             title=title,

@@ -49,6 +49,13 @@ TESTS = (
     "with the imports it needs (importing the code under test from {module} when it is in "
     "another file); no explanation, no Markdown fences."
 )
+# Fix with no diagnostics (a client that sends none with its code action request, as eglot
+# with one server per buffer): the model finds the problem itself.
+FIND_AND_FIX = (
+    "Fix the problem in the selected code. No diagnostics were reported for it, so first find "
+    "what is wrong (a bug, an error it would raise, a wrong result, a typo), then fix it, "
+    "changing only what is needed. If nothing is wrong, return the code unchanged."
+)
 PLACEHOLDERS = re.compile(r"\{(selection|file|language|diagnostics|instruction)\}")
 
 
@@ -103,7 +110,7 @@ def build_task(
                 + diagnostics_text(diagnostics)
             )
         else:
-            body = "Fix the bugs in the selected code, changing only what is needed."
+            body = FIND_AND_FIX
         return Task("fix", TITLES["fix"], f"Task: {body}{extra}\n{OUTPUT_RULE}")
     if name == "docstring":
         body = DOCSTRING.format(language=ctx.language)

@@ -41,6 +41,8 @@ class Edit:
     end: int
     seen: bool = False  # the client's didChange showed it
     dead: bool = False  # it can no longer apply (the user's change bumped the version first)
+    refusal: str | None = None  # the client's reason when it did not apply it
+    applied: bool | None = None  # the client's answer (None: none yet, or never)
 
 
 class Region:
@@ -200,6 +202,16 @@ class Region:
         lo, hi = min(a, ea), max(b, eb)
         m = self.doc.slice(lo, hi)
         return m[: a - lo] + t + m[b - lo :] == m[: ea - lo] + edit.text + m[eb - lo :]
+
+
+def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether two regions share text, or an empty one stands strictly inside the other: one
+    rewrite's edits would then land in the other. Regions that only touch can both run (an
+    edit at a region's start counts as before it, at its end as after it)."""
+    (s1, e1), (s2, e2) = a, b
+    if max(s1, s2) < min(e1, e2):
+        return True
+    return (s1 == e1 and s2 < s1 < e2) or (s2 == e2 and s1 < s2 < e1)
 
 
 def _locate(text: Text, change: tuple[Pos, Pos, str] | str, encoding: Encoding) -> tuple[int, int, str]:

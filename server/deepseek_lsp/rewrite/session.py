@@ -11,14 +11,22 @@ waited for (however late the editor answers) before the original is put back; th
 goes back against the document as it is now, again and again until the region holds it byte
 for byte and the server's own copy of the document agrees, or the attempt is given up and the
 caller must hand the original to the user.
+
+How the edits go out is an `EditPolicy`, decided by the glue from the client's presentation:
+streamed as the answer comes (our own clients), or one edit once the code is complete (any other
+LSP client, which may ask the user to confirm each `workspace/applyEdit`: a person's "no" must be
+asked once, and their answer may take minutes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from ..positions import Encoding, Pos
 from .pacer import Pacer
@@ -29,8 +37,65 @@ log = logging.getLogger(__name__)
 CONFIRM_TIMEOUT = 2.0  # Neovim sends didChange debounced (150 ms by default)
 MAX_FAILURES = 5
 RESTORE_DEADLINE = 40.0  # seconds a restore keeps trying (an editor may answer 5 s late each time)
+APPLY_TIMEOUT = 10.0  # seconds to wait for the answer to one streamed workspace/applyEdit
+FINAL_APPLY_TIMEOUT = 300.0  # one edit: a person may be reading a "Proceed?" prompt
 
 Send = Callable[[Edit], Awaitable[bool | None]]
+
+
+@dataclass(frozen=True)
+class EditPolicy:
+    """How a rewrite's edits reach the document: a value the glue decides, never a capability
+    the session looks at itself."""
+
+    stream: bool = True  # edit while the answer streams; False: one edit once the code is complete
+    max_refusals: int = MAX_FAILURES  # refusals in a row the document moving on does not explain
+    apply_timeout: float = APPLY_TIMEOUT  # seconds to wait for the editor's answer to one edit
+    # after a cancel: how long to wait for an edit in flight (None: for its answer)
+    settle_timeout: float | None = None
+    # a refusal naming the version: how long to wait for the didChange behind it
+    refusal_grace: float = 0.0
+    # `applied: true` with no didChange yet is taken as applied (the edit stays pending, and
+    # nothing is verified back until its didChange shows it): eglot sends didChange only once
+    # the user is idle again, which after a server edit means after their next key press
+    trust_applied: bool = False
+
+    @property
+    def restore_timeout(self) -> float:
+        """How long putting the original back may take, answers included (45 s when streaming)."""
+        return self.apply_timeout + 35.0
+
+
+STREAM = EditPolicy()
+FINAL = EditPolicy(
+    stream=False,
+    max_refusals=1,
+    apply_timeout=FINAL_APPLY_TIMEOUT,
+    settle_timeout=1.0,
+    refusal_grace=2.0,
+    trust_applied=True,
+)
+TIMEOUTS_ENV = "DEEPSEEK_LSP_APPLY_TIMEOUTS"  # "<streamed>,<one edit>" seconds (tests shorten them)
+
+
+def edit_policy(edits: Literal["stream", "final"], environ: Mapping[str, str] | None = None) -> EditPolicy:
+    """The policy for a client's `rewrite_edits` decision; `$DEEPSEEK_LSP_APPLY_TIMEOUTS` may
+    change the two answer timeouts, so tests of a slow "Proceed?" need not wait minutes."""
+    policy = STREAM if edits == "stream" else FINAL
+    raw = (os.environ if environ is None else environ).get(TIMEOUTS_ENV, "")
+    parts = raw.split(",")
+    if len(parts) == 2:
+        try:
+            streamed, final = (float(x) for x in parts)
+        except ValueError:
+            log.warning("%s=%r: expected two numbers of seconds, e.g. 10,300", TIMEOUTS_ENV, raw)
+        else:
+            timeout = streamed if policy.stream else final
+            if timeout > 0:
+                policy = replace(policy, apply_timeout=timeout)
+    elif raw:
+        log.warning("%s=%r: expected two numbers of seconds, e.g. 10,300", TIMEOUTS_ENV, raw)
+    return policy
 
 
 class DocumentChanged(Exception):
@@ -38,7 +103,12 @@ class DocumentChanged(Exception):
 
 
 class EditRefused(Exception):
-    """The client refused our edits again and again."""
+    """The client refused our edits (again and again, or once where a person is asked)."""
+
+    def __init__(self, reason: str | None = None, *, unanswered: bool = False) -> None:
+        super().__init__(reason or ("no answer" if unanswered else "refused"))
+        self.reason = reason  # the client's own words, when it gave any
+        self.unanswered = unanswered  # the last edit got no answer at all
 
 
 class Unverified(Exception):
@@ -57,8 +127,10 @@ class Session:
         confirm_timeout: float = CONFIRM_TIMEOUT,
         max_failures: int = MAX_FAILURES,
         clock: Callable[[], float] = time.monotonic,
+        policy: EditPolicy = STREAM,
     ) -> None:
         self.region = region
+        self.policy = policy
         self.original = region.current
         self._send = send
         self._on_applied = on_applied
@@ -76,6 +148,7 @@ class Session:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._inflight: asyncio.Future[bool | None] | None = None
+        self._last: tuple[Edit, bool | None] | None = None  # the last edit sent, and its answer
         self._rev = 0  # bumped by every new target
         self._shown_rev = 0  # the target revision the region is known to hold
 
@@ -134,7 +207,7 @@ class Session:
             self.start()
         assert self._task is not None
         await self._task
-        if not self.verified(text):
+        if not self.verified(text) and self.unconfirmed != text:
             raise Unverified
 
     async def stop(self) -> None:
@@ -151,10 +224,13 @@ class Session:
             task.exception()  # retrieved: the caller already handled it
 
     async def _loop(self) -> None:
-        failures = 0
+        failures = refusals = 0
         while not self._stopping:
             if self.region.broken:
                 raise DocumentChanged
+            if not self.policy.stream and not self.final:
+                await _wait(self._wake, None)  # one edit, once the code is complete
+                continue
             pending = self._rev != self._shown_rev  # cheap: no text compared per token
             delay = self.pacer.delay(self.clock(), pending=pending, lines=self.lines, final=self.final)
             if delay is None:
@@ -173,14 +249,49 @@ class Session:
                 raise DocumentChanged
             if ok:
                 self._shown_rev = rev
-                failures = 0
+                failures = refusals = 0
                 if self._on_applied is not None:
                     self._on_applied()
             else:
                 failures += 1
-                if failures >= self.max_failures:
-                    raise EditRefused
+                if not await self._stale():
+                    refusals += 1
+                if failures >= self.max_failures or refusals >= self.policy.max_refusals:
+                    raise self._refused()
                 await asyncio.sleep(min(0.5, 0.02 * 2**failures))
+
+    async def _stale(self) -> bool:
+        """Whether the last edit failed because the document moved on under it (the user typed
+        first: retry on the current version) rather than because the editor, or a person asked
+        to confirm it, said no. An editor that sends its didChange late (eglot waits for 0.5 s
+        of idle) and names the version in its refusal is given `refusal_grace` to show it."""
+        if self._last is None:
+            return False
+        edit, applied = self._last
+        if applied is None:
+            return False  # no answer at all: nothing says it was stale
+        if edit.dead:
+            return True
+        if edit.version is None:
+            return False
+        if self.region.version != edit.version:
+            return True
+        reason = (edit.refusal or "").lower()
+        grace = self.policy.refusal_grace
+        if grace > 0 and "version" in reason:
+            deadline = self.clock() + grace
+            while self.region.version == edit.version and not self.region.broken:
+                remaining = deadline - self.clock()
+                if remaining <= 0:
+                    break
+                await _wait(self._changed, remaining)
+        return self.region.version != edit.version
+
+    def _refused(self) -> EditRefused:
+        if self._last is None:
+            return EditRefused()
+        edit, applied = self._last
+        return EditRefused(edit.refusal, unanswered=applied is None)
 
     # -- one edit --------------------------------------------------------------------------
     async def _push(self, target: str) -> bool:
@@ -191,9 +302,27 @@ class Session:
         self.region.pending = edit
         self._inflight = asyncio.ensure_future(self._send(edit))
         applied = await asyncio.shield(self._inflight)
+        self._last = (edit, applied)
         return await self._confirm(edit, applied)
 
+    @property
+    def unconfirmed(self) -> str | None:
+        """What the region holds once the edit the client said it applied, and has not shown in
+        a didChange yet, shows (None when there is no such edit)."""
+        edit = self.region.pending
+        if edit is None or not edit.applied or edit.seen or edit.dead or self.region.broken:
+            return None
+        shown = self.region.current
+        return shown[: edit.rel_start] + edit.text + shown[edit.rel_end :]
+
+    @property
+    def shown(self) -> str:
+        """What the region holds, or will hold once the client's didChange shows our edit."""
+        unconfirmed = self.unconfirmed
+        return self.region.current if unconfirmed is None else unconfirmed
+
     async def _confirm(self, edit: Edit, applied: bool | None) -> bool:
+        edit.applied = applied
         if applied:
             deadline = self.clock() + self.confirm_timeout
             while not (edit.seen or edit.dead or self.region.broken):
@@ -205,6 +334,10 @@ class Session:
         # not reached when cancelled above: the edit stays pending for _settle().
         # An edit the client never answered stays pending too: if it lands late, its didChange
         # is still recognised as ours instead of looking like the user's typing.
+        if applied and self.policy.trust_applied and self.unconfirmed is not None:
+            log.info("the client applied an edit and has not sent its didChange yet: taken as applied")
+            self._inflight = None
+            return True  # stays pending: its didChange is recognised as ours whenever it comes
         if self.region.pending is edit and (applied is not None or edit.seen or edit.dead):
             self.region.pending = None
         self._inflight = None
@@ -214,19 +347,27 @@ class Session:
 
     async def _settle(self) -> None:
         """After a cancellation: wait for the edit that was in flight to land or die, however
-        late the editor answers (the send itself is bounded by the glue's apply timeout)."""
+        late the editor answers (the send itself is bounded by the glue's apply timeout).
+
+        With `settle_timeout` (one edit, maybe behind a person's "Proceed?") the wait is short:
+        an edit still unanswered then has not landed, stays pending, and is recognised (and
+        undone, see `undo_stray`) if it lands later."""
         edit, inflight = self.region.pending, self._inflight
         if edit is None or inflight is None:
             if edit is not None and (edit.seen or edit.dead):
                 self.region.pending = None
             return
-        await asyncio.wait({inflight})
+        await asyncio.wait({inflight}, timeout=self.policy.settle_timeout)
+        if not inflight.done():
+            return
         applied = None if inflight.cancelled() or inflight.exception() else inflight.result()
+        self._last = (edit, applied)
         await self._confirm(edit, applied)
 
     def verified(self, text: str) -> bool:
-        """The region holds `text` and the server's own copy of the document agrees."""
-        if self.region.broken or self.region.current != text:
+        """The region holds `text` and the server's own copy of the document agrees (never while
+        an edit the client applied has not shown: the client then holds something else)."""
+        if self.region.broken or self.unconfirmed is not None or self.region.current != text:
             return False
         if self._document is None:
             return True
@@ -242,6 +383,13 @@ class Session:
         self._stopping = False
         failures = 0
         give_up = self.clock() + deadline
+        refusals = 0
+        while self.unconfirmed is not None:  # applied, not shown: nothing is known until it shows
+            remaining = give_up - self.clock()
+            if remaining <= 0:
+                log.info("restoring the original: the client never showed an edit it applied")
+                return False
+            await _wait(self._changed, remaining)
         while not self.region.broken:
             if self.verified(self.original):
                 return True
@@ -253,10 +401,12 @@ class Session:
                 log.warning("the document does not match the replayed edits; not restoring blindly")
                 return False
             if await self._push(self.original):
-                failures = 0
+                failures = refusals = 0
                 continue
             failures += 1
-            if failures >= self.max_failures:
+            if not await self._stale():
+                refusals += 1
+            if failures >= self.max_failures or refusals >= self.policy.max_refusals:
                 return False
             await asyncio.sleep(min(0.5, 0.02 * 2**failures))
         return False
@@ -268,18 +418,41 @@ class Session:
         edit = self.region.pending
         if edit is None or edit.dead:
             return None
+        inflight = self._inflight
         deadline = self.clock() + watch
         while not (edit.seen or edit.dead or self.region.broken):
+            if inflight is not None and inflight.done() and not edit.seen:
+                refused = (
+                    inflight.cancelled() or inflight.exception() is not None or inflight.result() is False
+                )
+                if refused:
+                    break  # the editor (or a person) said no: it will never land
             remaining = deadline - self.clock()
             if remaining <= 0:
                 break
-            await _wait(self._changed, remaining)
+            await _wait_any(self._changed, inflight, remaining)
         if self.region.pending is edit:
             self.region.pending = None
         if not edit.seen:
             return None
         log.info("an edit the client never answered landed after all: undoing it")
         return await self.restore()
+
+
+async def _wait_any(
+    event: asyncio.Event, future: asyncio.Future[bool | None] | None, timeout: float | None
+) -> None:
+    """Wait for `event` (cleared first), `future` to resolve, or the timeout."""
+    if future is None or future.done():
+        await _wait(event, timeout)
+        return
+    event.clear()
+    waiter = asyncio.ensure_future(event.wait())
+    either: set[asyncio.Future[Any]] = {waiter, future}
+    try:
+        await asyncio.wait(either, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
 
 
 async def _wait(event: asyncio.Event, timeout: float | None) -> None:

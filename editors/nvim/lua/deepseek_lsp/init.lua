@@ -81,6 +81,9 @@ function M.lsp_defaults()
   require("deepseek_lsp.chat")
   return {
     cmd = { "deepseek-lsp" },
+    -- merged into Neovim's own capabilities: this client renders deepseek/stream (explain float,
+    -- rewrite marks, chat buffer), so the server sends it (docs/protocol.md, Initialization)
+    capabilities = { experimental = { deepseek = { stream = true } } },
     handlers = {
       ["deepseek/stream"] = jobs.on_stream,
       ["workspace/applyEdit"] = require("deepseek_lsp.rewrite").apply_edit,

@@ -10,11 +10,10 @@ from urllib.parse import unquote
 from lsprotocol import types
 
 from ...rewrite.region import Edit, Region
+from ...rewrite.session import APPLY_TIMEOUT
 from ...server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
 
 log = logging.getLogger(__name__)
-
-APPLY_TIMEOUT = 10.0  # seconds to wait for the client's answer to workspace/applyEdit
 
 
 def uquote(uri: str) -> str:
@@ -22,9 +21,15 @@ def uquote(uri: str) -> str:
 
 
 async def send_edit(
-    ls: DeepSeekLanguageServer, uri: str, region: Region, edit: Edit, label: str = "DeepSeek rewrite"
+    ls: DeepSeekLanguageServer,
+    uri: str,
+    region: Region,
+    edit: Edit,
+    label: str = "DeepSeek rewrite",
+    timeout: float = APPLY_TIMEOUT,
 ) -> bool | None:
-    """One versioned `workspace/applyEdit`: True applied, False refused, None no answer."""
+    """One versioned `workspace/applyEdit`: True applied, False refused (the client's reason,
+    if it gave one, in `edit.refusal`), None no answer within `timeout` seconds."""
     rng = region.range_of(edit.start, edit.end, ls.encoding)
     params = types.ApplyWorkspaceEditParams(
         label=label,
@@ -40,16 +45,18 @@ async def send_edit(
         ),
     )
     try:
-        result = await asyncio.wait_for(ls.workspace_apply_edit_async(params), APPLY_TIMEOUT)
+        result = await asyncio.wait_for(ls.workspace_apply_edit_async(params), timeout)
     except asyncio.CancelledError:
         raise
     except TimeoutError:
-        log.info("workspace/applyEdit: no answer in %.0f s", APPLY_TIMEOUT)
+        log.info("workspace/applyEdit: no answer in %.0f s", timeout)
         return None  # unknown: it may still land, and is then recognised as ours
-    except Exception as exc:
-        log.info("workspace/applyEdit failed: %s", type(exc).__name__)
+    except Exception as exc:  # an error answer: eglot's "User cancelled server edit"
+        edit.refusal = str(getattr(exc, "message", None) or exc) or None
+        log.info("workspace/applyEdit failed: %s: %s", type(exc).__name__, edit.refusal)
         return False
     if not result.applied:
+        edit.refusal = result.failure_reason
         log.info("the client did not apply an edit: %s", result.failure_reason or "no reason given")
     return bool(result.applied)
 

@@ -1,10 +1,15 @@
 """The rewrite job: `deepseek.rewrite`, `deepseek.accept`, `deepseek.reject`.
 
-The new code streams into the document itself through versioned `workspace/applyEdit`s; the
+The new code goes into the document itself through versioned `workspace/applyEdit`s: streamed
+as it comes for our own clients, or as one edit once it is complete and checked for every
+other client (`ls.presentation.rewrite_edits`, handed to the session as an `EditPolicy`). The
 logic is in `rewrite/` (pure), this module only wires it to LSP: the command arguments,
 DeepSeek's stream, `didChange` events (through `ls.change_listeners`), the client's answers,
 and the job's notifications. A job that finished `done` stays tracked (up to TRACKED jobs) so
 `deepseek.reject` can still put the original back while the user keeps working elsewhere.
+Only one rewrite at a time may hold a stretch of a document: a second one on the same lines
+is refused at once, saying which job holds them (its edits would land in the first one's text
+and look like the user's typing).
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ from ...rewrite import prompts as rp
 from ...rewrite.code_stream import PROSE_LANGUAGES, CodeStream
 from ...rewrite.indent import Layout, Shaper, insert_layout, insertion_after_block, replace_layout
 from ...rewrite.journal import Entry
-from ...rewrite.region import Edit, Region
-from ...rewrite.session import DocumentChanged, EditRefused, Session, Unverified
+from ...rewrite.region import Edit, Region, overlaps
+from ...rewrite.session import DocumentChanged, EditRefused, Session, Unverified, edit_policy
 from ...server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
 from ...syntax import language_of
 from ..common import (
@@ -55,7 +60,6 @@ log = logging.getLogger(__name__)
 
 REWRITE, ACCEPT, REJECT = "deepseek.rewrite", "deepseek.accept", "deepseek.reject"
 TRACKED = 16  # finished rewrites that can still be rejected
-RESTORE_TIMEOUT = 45.0  # for putting the original back after a cancel or failure (checked)
 STRAY_WATCH = 60.0  # seconds a cancelled rewrite still watches for an edit the editor never answered
 SHUTDOWN_RESTORE_TIMEOUT = 3.0  # at shutdown the client may no longer answer: the journal keeps it
 _prefix_refused: set[str] = set()  # base URLs whose /beta endpoint refused prefix completion
@@ -109,6 +113,7 @@ class Rewrite:
     job: Job
     uri: str
     session: Session
+    title: str = "Rewrite"  # the action's title: "Add docstring"
     listener: Callable[[types.DidChangeTextDocumentParams], None] | None = None
     emitted: str = ""
     decision: asyncio.Future[str] | None = None
@@ -122,6 +127,8 @@ class RewriteFeature:
     def __init__(self, ls: DeepSeekLanguageServer) -> None:
         self.ls = ls
         self.done: deque[Rewrite] = deque()  # finished rewrites still tracked, oldest first
+        # rewrites that may still edit their region: running, in review, watching for a late edit
+        self.live: list[Rewrite] = []
 
     # -- commands ----------------------------------------------------------------------------
     def plan(self, a: RewriteArgs) -> Plan:
@@ -155,6 +162,9 @@ class RewriteFeature:
 
     def start(self, p: Plan) -> Job:
         ls, target = self.ls, p.target
+        busy = self._busy(target)
+        if busy is not None:
+            return self._refuse(p, busy)
         region = Region(target.text, target.version, target.start, target.end)
         holder: list[Rewrite] = []
         session = Session(
@@ -162,6 +172,7 @@ class RewriteFeature:
             lambda edit: self._send(holder[0], edit),
             on_applied=lambda: self._applied(holder[0]),
             document=lambda: document_text(ls, target.uri),
+            policy=edit_policy(ls.presentation.rewrite_edits, ls.services.env),
         )
 
         async def run(job: Job) -> None:
@@ -175,11 +186,65 @@ class RewriteFeature:
             title=f"DeepSeek: {p.title}",
             request_id=ls.protocol.msg_id,
         )
-        rw = Rewrite(job=job, uri=target.uri, session=session)
+        rw = Rewrite(job=job, uri=target.uri, session=session, title=p.title)
         holder.append(rw)
         job.data["rewrite"] = rw
+        self.live.append(rw)
         self._listen(rw)
         return job
+
+    def _busy(self, target: Target) -> str | None:
+        """Why these lines are taken, when another rewrite may still edit them: its edits would
+        land inside this one's text and look like the user's typing (a false "you edited")."""
+        plain = uquote(target.uri)
+        unreported = [rw for rw in self.done if rw.session.unconfirmed is not None]
+        for rw in [*self.live, *unreported]:
+            region = rw.session.region
+            if uquote(rw.uri) != plain or not overlaps(
+                (region.start, region.end), (target.start, target.end)
+            ):
+                continue
+            what = f"({rw.title}, job {rw.job.id})"
+            task = rw.job.task
+            if rw.extra.get("restoring") or (not rw.job.finished and task is not None and task.cancelling()):
+                return (
+                    f"A DeepSeek rewrite of these lines is still putting its original back {what}: "
+                    "try again in a moment."
+                )
+            if rw.job.state == "done":  # applied, its didChange not come yet (eglot: the next key press)
+                return (
+                    f"A DeepSeek rewrite of these lines was applied {what}, but the editor has not "
+                    "reported the change yet: try again in a moment."
+                )
+            if rw.job.finished:  # cancelled, watching for an edit the editor never answered
+                return (
+                    f"A DeepSeek rewrite of these lines was cancelled {what}, but the editor has not "
+                    "answered one of its edits yet: try again once it has."
+                )
+            if rw.job.state == "review":
+                return f"A DeepSeek rewrite of these lines is waiting for review {what}: accept or reject it first."
+            return f"A DeepSeek rewrite of these lines is already running {what}: wait for it, or cancel it first."
+        return None
+
+    def _refuse(self, p: Plan, message: str) -> Job:
+        """A job whose only notification is its failure, as for a limit: nothing is sent."""
+        error = DeepSeekError("bad_request", message)
+        host = self.ls.services.jobs.host
+
+        async def refuse(job: Job) -> None:
+            job.finish("failed", error=error)
+            host.show_error(f"DeepSeek rewrite refused: {message}")
+
+        return self.ls.services.jobs.start(
+            "rewrite",
+            refuse,
+            uri=p.target.uri,
+            range=Region(p.target.text, p.target.version, p.target.start, p.target.end).lsp_range(
+                self.ls.encoding
+            ),
+            title=f"DeepSeek: {p.title}",
+            request_id=self.ls.protocol.msg_id,
+        )
 
     async def dry_run(self, p: Plan) -> dict[str, Any]:
         """`dryRun: true`: the first request this rewrite would send, measured and priced."""
@@ -220,10 +285,13 @@ class RewriteFeature:
                 rw.decision.set_result("reject")
             else:
                 self.ls.services.jobs.cancel(job.id)  # mid-stream: cancelling restores
-            await asyncio.wait({job.task}, timeout=RESTORE_TIMEOUT + 15)  # back, or cannot be
+            timeout = rw.session.policy.restore_timeout + 15
+            await asyncio.wait({job.task}, timeout=timeout)  # back, or cannot be
             return {"jobId": job_id, "rejected": job.state == "cancelled"}
         if job.state != "done" or rw.listener is None or not self._in_sync(rw):
             return {"jobId": job_id, "rejected": False}
+        if not any(r is rw for r in self.live):
+            self.live.append(rw)  # its lines are taken again while the original goes back
         ok = await self._restore(rw)
         self._forget(rw)
         if not ok:
@@ -264,6 +332,8 @@ class RewriteFeature:
     async def _run(self, rw: Rewrite, p: Plan) -> None:
         ls, job, session = self.ls, rw.job, rw.session
         doc, target = p.doc, p.target
+        streamed = session.policy.stream
+        host = ls.services.jobs.host
         keep_tracking = False
         try:
             ctx, built, task, bound = await self._prepare(p)
@@ -274,11 +344,16 @@ class RewriteFeature:
                 delta = shaper.feed(code)  # append-only: O(code) per token, never the whole text
                 if shaper.size > bound.max_chars:
                     raise bound.exceeded(shaper.size)  # closes the stream: stops the bill
+                if session.region.broken:
+                    raise DocumentChanged  # the user edited the selection: stop the bill too
                 if not shaper.empty:  # nothing before the first code: the original stays
                     session.extend(delta, lines=code.count("\n"))
+                    if not streamed:
+                        host.progress_report(job, f"Writing… {session.lines:,} lines")
 
-            await self._journal(rw)
-            session.start()
+            if streamed:
+                await self._journal(rw)
+                session.start()
             result = await self._stream(job, ctx, task, on_code, bound.max_tokens)
             shaper.finish()
             if shaper.empty:
@@ -300,9 +375,26 @@ class RewriteFeature:
                     "bad_request",
                     f"The model stopped early ({result.finish_reason}), so the code was not kept.",
                 )
-            await session.finish(shaper.text)
+            lang = language_of(doc.language_id, rw.uri)
+            if streamed:
+                await session.finish(shaper.text)
+                found = await self._syntax_error(lang, target.text, session.region.text)
+            else:
+                # one edit: nothing has touched the document yet; it is checked first, then sent
+                if document_text(ls, rw.uri) is None:
+                    rw.extra["closed"] = True
+                if session.region.broken or rw.extra.get("closed"):
+                    raise DocumentChanged
+                region = session.region
+                before = region.text
+                after = before[: region.start] + shaper.text + before[region.end :]
+                found = await self._syntax_error(lang, before, after)
+                await self._journal(rw)
+                await session.finish(shaper.text)
+                if found is not None and session.region.text != after:  # the user typed meanwhile
+                    found = await self._syntax_error(lang, before, session.region.text) or found
             self._applied(rw)
-            warnings = await self._syntax_warnings(rw, target, doc.language_id)
+            warnings = self._warn(rw, found)
             review = (ls.services.settings.review and not rw.accept_early) or bool(warnings)
             if review:
                 rw.decision = asyncio.get_running_loop().create_future()
@@ -313,6 +405,7 @@ class RewriteFeature:
                         self._fail_restore(rw, "rejected")
                         return
                     self._journal_done(rw)
+                    rw.extra["restored"] = True
                     job.range = session.region.lsp_range(ls.encoding)
                     job.finish("cancelled")
                     return
@@ -343,12 +436,19 @@ class RewriteFeature:
                 self._fail_restore(rw, "stopped by an error")
                 return
             self._journal_done(rw)
+            rw.extra["restored"] = True  # an edit that got no answer may still land: watched
             if isinstance(exc, EditRefused):
-                raise DeepSeekError(
-                    "document_changed",
-                    "The editor refused the rewrite's edits (workspace/applyEdit answered "
-                    "applied: false); the original text was kept.",
-                ) from None
+                error = DeepSeekError("document_changed", self._refused_message(rw, exc))
+                if session.policy.stream or exc.unanswered:
+                    raise error from None
+                # the editor (a person, at its "Proceed?") said no: their choice, not an error
+                job.finish("failed", error=error)
+                ls.window_show_message(
+                    types.ShowMessageParams(
+                        type=types.MessageType.Info, message=f"{job.title}: {error.message}"
+                    )
+                )
+                return
             if isinstance(exc, Unverified):
                 raise DeepSeekError(
                     "document_changed",
@@ -362,16 +462,36 @@ class RewriteFeature:
             if keep_tracking:
                 rw.finished_done = True
                 self._keep(rw)
+                self._unlive(rw)
             elif rw.extra.get("restored") and rw.session.region.pending is not None:
                 ls.background(self._watch_stray(rw))  # an unanswered edit may still land
             else:
                 self._forget(rw)
 
+    def _refused_message(self, rw: Rewrite, exc: EditRefused) -> str:
+        policy = rw.session.policy
+        if policy.stream:
+            return (
+                "The editor refused the rewrite's edits (workspace/applyEdit answered "
+                "applied: false); the original text was kept."
+            )
+        if exc.unanswered:
+            wait = policy.apply_timeout
+            took = f"{wait / 60:g} minutes" if wait >= 120 else f"{wait:g} seconds"
+            return (
+                f"The editor did not answer the rewrite's edit within {took}, so your code is "
+                "unchanged; if the edit still lands later, it is undone."
+            )
+        said = f" (it said: {exc.reason})" if exc.reason else ""
+        return f"The editor did not apply the rewrite{said}, so your code is unchanged."
+
     async def _watch_stray(self, rw: Rewrite) -> None:
         """A cancelled rewrite stays `cancelled`: an edit the editor never answered that lands
-        later is undone too (and said so if it cannot be)."""
+        later is undone too (and said so if it cannot be). One edit behind a person's
+        "Proceed?" may be answered minutes later: it is watched as long as it was waited for."""
         try:
-            restored = await rw.session.undo_stray(STRAY_WATCH)
+            watch = max(STRAY_WATCH, rw.session.policy.apply_timeout)
+            restored = await rw.session.undo_stray(watch)
             if restored is False:
                 self.ls.services.jobs.host.show_error(self._restore_failed_message(rw, "cancelled"))
         finally:
@@ -379,7 +499,8 @@ class RewriteFeature:
 
     # -- the original: journal, verified restore, and saying so when it cannot be ------------
     async def _journal(self, rw: Rewrite) -> None:
-        """Write the original to the recovery journal before the first edit."""
+        """Write the original to the recovery journal before the first edit (one edit: once the
+        code is complete, so a crash while the model writes leaves nothing to recover)."""
         services = self.ls.services
         region = rw.session.region
         entry = Entry(
@@ -393,9 +514,10 @@ class RewriteFeature:
         try:
             await asyncio.to_thread(services.journal.write, entry)
         except OSError as exc:
+            what = "did not start" if rw.session.policy.stream else "was not applied"
             raise DeepSeekError(
                 "bad_request",
-                f"The rewrite did not start: its recovery journal cannot be written in "
+                f"The rewrite {what}: its recovery journal cannot be written in "
                 f"{services.journal.folder} ({exc.strerror or type(exc).__name__}). Your code is "
                 "untouched. Make that folder writable, or set DEEPSEEK_LSP_STATE_DIR to a writable folder.",
             ) from None
@@ -412,7 +534,8 @@ class RewriteFeature:
     async def _restore(self, rw: Rewrite) -> bool:
         """Put the original back and check it; False when it is not verified in place."""
         services = self.ls.services
-        limit = SHUTDOWN_RESTORE_TIMEOUT if services.shutting_down else RESTORE_TIMEOUT
+        limit = SHUTDOWN_RESTORE_TIMEOUT if services.shutting_down else rw.session.policy.restore_timeout
+        rw.extra["restoring"] = True
         try:  # bounded: at shutdown the client may no longer answer
             ok = await asyncio.wait_for(rw.session.restore(deadline=limit), limit + 5)
         except TimeoutError:
@@ -421,6 +544,8 @@ class RewriteFeature:
         except Exception:
             log.exception("restoring the original text failed")
             ok = False
+        finally:
+            rw.extra.pop("restoring", None)
         rw.job.range = rw.session.region.lsp_range(self.ls.encoding)
         return ok
 
@@ -455,11 +580,12 @@ class RewriteFeature:
         if show:
             self.ls.services.jobs.host.show_error(f"DeepSeek rewrite failed: {error.message}")
 
-    async def _syntax_warnings(self, rw: Rewrite, target: Target, language: str) -> list[str]:
+    async def _syntax_error(self, lang: str, before: str, after: str) -> tuple[int, int, str] | None:
+        """A syntax error `after` has that `before` had not: (line, character, what), in `after`."""
+        return await asyncio.to_thread(syntax.new_error, lang, before, after)
+
+    def _warn(self, rw: Rewrite, found: tuple[int, int, str] | None) -> list[str]:
         """A rewrite that brings a syntax error the original did not have is not kept silently."""
-        region = rw.session.region
-        lang = language_of(language, rw.uri)
-        found = await asyncio.to_thread(syntax.new_error, lang, target.text, region.text)
         if found is None:
             return []
         line, character, what = found
@@ -496,7 +622,8 @@ class RewriteFeature:
         settings = self.ls.services.settings
         probe = chat_body(settings, model, rp.messages(ctx, task, prefix=False), max_tokens=max_tokens)
         prefix = rp.use_prefix(ctx.language, is_thinking(probe), settings.rewrite_prefix)
-        return prefix and not (settings.rewrite_prefix is None and settings.base_url in _prefix_refused)
+        refused = settings.base_url in _prefix_refused or not self.ls.services.prefix_by_default(model)
+        return prefix and not (settings.rewrite_prefix is None and refused)
 
     async def _stream(
         self,
@@ -549,11 +676,14 @@ class RewriteFeature:
             rw.extra["closed"] = True  # closed mid-rewrite: stop, and touch nothing
             rw.session.region.broken = True
             return False
-        return await send_edit(self.ls, rw.uri, rw.session.region, edit)
+        policy = rw.session.policy
+        return await send_edit(
+            self.ls, rw.uri, rw.session.region, edit, label=rw.job.title, timeout=policy.apply_timeout
+        )
 
     def _applied(self, rw: Rewrite) -> None:
         """An edit landed: tell the client what now stands in the region, and where."""
-        shown = rw.session.region.current
+        shown = rw.session.shown
         job = rw.job
         job.range = rw.session.region.lsp_range(self.ls.encoding)
         if shown.startswith(rw.emitted) and len(shown) > len(rw.emitted) and job.state == "streaming":
@@ -579,7 +709,13 @@ class RewriteFeature:
         while len(self.done) > TRACKED:
             self._forget(self.done[0])
 
+    def _unlive(self, rw: Rewrite) -> None:
+        """It will not edit its region again (done, or forgotten): other rewrites may take it."""
+        with contextlib.suppress(ValueError):
+            self.live.remove(rw)
+
     def _forget(self, rw: Rewrite) -> None:
+        self._unlive(rw)
         if rw.listener is not None:
             with contextlib.suppress(ValueError):
                 self.ls.change_listeners.remove(rw.listener)
@@ -635,6 +771,25 @@ class RewriteFeature:
             if posixpath.basename(unquote(other)) in names and other != uri:
                 return document.uri, document.source, document.version
         return None
+
+
+def rewrites_on(ls: DeepSeekLanguageServer, uri: str, rng: types.Range) -> list[Rewrite]:
+    """Running rewrites (streaming, or waiting in review) whose region touches `rng`: the code
+    actions offer their cancel, accept and reject."""
+    plain = uquote(uri)
+    found = []
+    for job in ls.services.jobs.running():
+        rw = job.data.get("rewrite")
+        if isinstance(rw, Rewrite) and uquote(rw.uri) == plain:
+            found.append(rw)
+    text = document_text(ls, uri) if found else None
+    if text is None:
+        return []
+    try:
+        start, end = ls.offsets(text, rng)
+    except JsonRpcInvalidParams:
+        return []
+    return [rw for rw in found if start <= rw.session.region.end and end >= rw.session.region.start]
 
 
 def _line_span(text: str, offset: int) -> tuple[int, int]:

@@ -1,4 +1,9 @@
-"""Explain: `deepseek.explain`, and the hover that shows the explanation afterwards."""
+"""Explain: `deepseek.explain`, and the hover that shows the explanation afterwards.
+
+How an explanation reaches the user is the job host's business (`LspJobHost`, routed by the
+client's presentation): `deepseek/stream` for our clients, a document (`view.py`) or a message
+for every other one. This module only starts jobs and answers hovers in the client's format.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,18 @@ from typing import Any
 from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 
-from .. import prompts
-from ..context import BuiltContext, DocumentSnapshot
-from ..documents import Document, changes_for
-from ..errors import DeepSeekError
-from ..jobs import Job
-from ..payload import chat_body
-from ..positions import Pos, Span, lsp_range
-from ..server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
-from .common import (
+from ... import prompts
+from ...context import BuiltContext, DocumentSnapshot
+from ...documents import Document, changes_for
+from ...errors import DeepSeekError
+from ...explain.plaintext import to_plain
+from ...jobs import Job
+from ...payload import chat_body
+from ...positions import Pos, Span, lsp_range
+from ...server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
+from ..common import (
     Args,
     LspRange,
     context_note,
@@ -28,6 +35,7 @@ from .common import (
     parse_args,
     snapshot,
 )
+from .view import SCHEME, ExplainDocuments
 
 COMMAND = "deepseek.explain"
 
@@ -39,6 +47,9 @@ class ExplainArgs(Args):
 
 
 def register(ls: DeepSeekLanguageServer) -> None:
+    documents = ExplainDocuments(ls)
+    ls.job_host.views["explain"] = documents
+
     @ls.command(COMMAND)
     async def explain(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, Any]:
         # async for dryRun; a real explain starts before the first await, so the range still
@@ -53,10 +64,26 @@ def register(ls: DeepSeekLanguageServer) -> None:
         job = explanation_at(ls, params.text_document.uri, params.position)
         if job is None:
             return None
+        markdown = ls.presentation.hover_markdown
         return types.Hover(
-            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=hover_text(job)),
+            contents=types.MarkupContent(
+                kind=types.MarkupKind.Markdown if markdown else types.MarkupKind.PlainText,
+                value=hover_text(job, markdown=markdown),
+            ),
             range=_to_range(job.range) if job.range else None,
         )
+
+    @ls.feature(types.WORKSPACE_TEXT_DOCUMENT_CONTENT, types.TextDocumentContentOptions(schemes=[SCHEME]))
+    async def content(
+        ls: DeepSeekLanguageServer, params: types.TextDocumentContentParams
+    ) -> types.TextDocumentContentResult:
+        """A `deepseek-explain:` document (LSP 3.18), for clients that show it without a file."""
+        text = await documents.content(params.uri)
+        if text is None:
+            raise JsonRpcInvalidParams(
+                f"No explanation at {params.uri}: it is not in this session or the cache folder any more."
+            )
+        return types.TextDocumentContentResult(text=text)
 
 
 NOTHING_TO_EXPLAIN = (
@@ -100,9 +127,15 @@ async def explain_dry_run(ls: DeepSeekLanguageServer, uri: str, rng: types.Range
 
 
 def start_explain(ls: DeepSeekLanguageServer, uri: str, rng: types.Range) -> Job:
+    """A new explanation job; or, when one is already streaming for exactly this range of this
+    document, that one (asked twice, billed once), shown again."""
     doc = snapshot(ls, uri)
     start, end = _span(ls, doc, rng)
     job_range = lsp_range(doc.text, start, end, ls.encoding)
+    running = _running_on(ls, uri, job_range, doc.text[start:end])
+    if running is not None:
+        ls.job_host.show_again(running)
+        return running
 
     async def run(job: Job) -> None:
         messages, built = await _request(ls, doc, start, end)
@@ -118,8 +151,25 @@ def start_explain(ls: DeepSeekLanguageServer, uri: str, rng: types.Range) -> Job
         title="DeepSeek: Explain",
         request_id=ls.protocol.msg_id,
     )
+    job.data["explained"] = job_range  # the range as asked (job.range follows the user's edits)
+    job.data["code"] = doc.text[start:end]
     _follow(ls, job, start, end)
     return job
+
+
+def _running_on(ls: DeepSeekLanguageServer, uri: str, rng: dict[str, Any], code: str) -> Job | None:
+    """The explanation still streaming for exactly `rng` (in the document's coordinates now)
+    of the same code (not edited since)."""
+    for job in ls.services.jobs.running():
+        if (
+            job.kind == "explain"
+            and job.state == "streaming"
+            and job.uri == uri
+            and job.range == rng
+            and job.data.get("code") == code
+        ):
+            return job
+    return None
 
 
 FOLLOWED = 8  # explanations whose range (for notifications and hover) follows the user's edits
@@ -181,17 +231,19 @@ def explanation_at(ls: DeepSeekLanguageServer, uri: str, pos: types.Position) ->
         r = job.range
         start = Pos(r["start"]["line"], r["start"]["character"])
         end = Pos(r["end"]["line"], r["end"]["character"])
-        if start <= p <= end and (job.content or not job.finished):
+        if start <= p < end and (job.content or not job.finished):  # the end is outside
             return job
     return None
 
 
-def hover_text(job: Job) -> str:
-    text = job.text
+def hover_text(job: Job, markdown: bool = True) -> str:
+    """The explanation so far, in Markdown or as plain text (as the client asked)."""
+    text = job.text if markdown else to_plain(job.text)
     if not job.finished:
-        return (text + " …" if text else "*DeepSeek is thinking…*") + "\n\n*(streaming)*"
+        thinking = "*DeepSeek is thinking…*" if markdown else "DeepSeek is thinking…"
+        return (text + " …" if text else thinking) + ("\n\n*(streaming)*" if markdown else "\n\n(streaming)")
     if job.state == "cancelled":
-        return text + "\n\n*(cancelled)*"
+        return text + ("\n\n*(cancelled)*" if markdown else "\n\n(cancelled)")
     return text
 
 

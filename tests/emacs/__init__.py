@@ -1,0 +1,1 @@
+"""Tests in a real Emacs (eglot, lsp-mode), see conftest.py."""
