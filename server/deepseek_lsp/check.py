@@ -200,7 +200,7 @@ async def _run(
         if not key and "apiKey" not in problems:
             key_check.ok, key_check.status = True, "ok"
             key_check.detail = "not set; this server does not ask for one"
-        checks.append(_model_check(settings, models))
+        checks.append(_model_check(settings, models, generic=not profile.deepseek))
         if profile.has_balance:
             checks.append(await _balance_check(client, key))
         else:
@@ -257,12 +257,19 @@ async def _balance_check(client: DeepSeekClient, key: str | None) -> Check:
     )
 
 
-def _model_check(settings: Settings, models: list[str]) -> Check:
+def _model_check(settings: Settings, models: list[str], *, generic: bool = False) -> Check:
     wanted = settings.model or pick_model(models)
     if wanted and wanted in models:
         how = "from DEEPSEEK_MODEL" if settings.model else "chosen automatically"
         return Check.passed("Model", f"{wanted} ({how}) is listed")
     listed = ", ".join(models) or "none"
+    if settings.model and generic and models:
+        # llama.cpp, Ollama's OpenAI API and others serve whatever name is asked: not a failure
+        return Check.passed(
+            "Model",
+            f"{wanted} (from DEEPSEEK_MODEL) is not listed (the server lists: {listed}); local servers "
+            "such as llama.cpp answer to any name, others refuse it on the first request",
+        )
     if settings.model:
         return Check.failed(
             "Model",

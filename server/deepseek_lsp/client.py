@@ -1,8 +1,11 @@
-"""The DeepSeek HTTP client: one pooled httpx.AsyncClient, streaming chat, retries.
+"""The DeepSeek HTTP client: one pooled httpx.AsyncClient, streaming chat, retries, FIM.
 
 Retries happen only before any token reached the caller: once text is on the user's screen,
 a retry would show it twice. Cancelling the consuming task closes the HTTP stream at once
 (httpx drops a connection whose body was not read to the end).
+
+FIM (`complete_fim`, inline completion) is never retried: a suggestion that comes late is worse
+than none, and the next keystroke asks again.
 """
 
 from __future__ import annotations
@@ -54,6 +57,21 @@ class EstimatedUsage(Usage):
 class StreamDelta:
     content: str | None = None
     reasoning: str | None = None
+
+
+@dataclass
+class FimResult:
+    """A FIM answer: its text and what the server reported with it."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None  # an `EstimatedUsage` when the server reported none
+    done: bool = False
+    stopped: bool = False  # the caller ended the stream early (it had what it wanted)
+
+
+# A FIM answer that takes longer than this between two bytes is of no use to a typing user.
+FIM_IDLE_TIMEOUT = 15.0
 
 
 @dataclass
@@ -185,6 +203,118 @@ class DeepSeekClient:
                 total_tokens=counts.prompt + counts.completion,
                 completion_tokens_details=CompletionDetails(reasoning_tokens=counts.reasoning),
             )
+
+    def fim_url(self) -> str:
+        """Where FIM goes: DeepSeek's `/beta/completions` (at the API's root: DeepSeek has no
+        `/v1/beta`), or a generic server's `/completions` with `suffix` (llama.cpp's and
+        llama-cpp-python's OpenAI-compatible servers take it)."""
+        base = self._config.base_url.rstrip("/")
+        if self._config.provider != "deepseek":
+            return f"{base}/completions"
+        if base.endswith("/v1"):
+            base = base[:-3]
+        return f"{base}/beta/completions"
+
+    async def complete_fim(
+        self, body: dict[str, Any], *, on_text: Callable[[str], bool] | None = None
+    ) -> FimResult:
+        """POST a fill-in-the-middle completion (streamed when `body["stream"]`) and return its
+        text. `on_text(text so far)` runs after each network read of a stream; True ends the
+        stream there (its connection is closed: no more tokens are generated or billed).
+        Cancelling the caller closes the connection at once. Raises DeepSeekError; no retries."""
+        import httpx
+
+        url = self.fim_url()
+        headers = {**self._headers(), "Content-Type": "application/json"}
+        config = self._config
+        timeout = httpx.Timeout(min(config.idle_timeout, FIM_IDLE_TIMEOUT), connect=config.connect_timeout)
+        result = FimResult()
+        try:
+            async with self._client().stream(
+                "POST", url, content=encode_body(body), headers=headers, timeout=timeout
+            ) as resp:
+                if resp.status_code != 200:
+                    await resp.aread()
+                    err = self._redact(_http_error(resp, self._server))
+                    if resp.status_code == 404 and err.code == "bad_request":
+                        err = DeepSeekError(
+                            err.code,
+                            f"{_cap(self._server)} has no FIM endpoint ({url} answered 404).",
+                            status=404,
+                        )
+                    raise err
+                chunks = resp.aiter_bytes()
+                head = await _head(chunks)
+                if _is_sse(resp.headers.get("content-type", ""), head):
+                    await self._fim_events(head, chunks, result, on_text)
+                else:
+                    data = await _rest(head, chunks)
+                    self._redact_call(_fim_whole, data, self._host, result)
+        except httpx.TimeoutException as exc:
+            kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
+            raise DeepSeekError(
+                "timeout", f"{self._host} did not answer the completion in time ({kind} timeout)."
+            ) from None
+        except (httpx.TransportError, OSError) as exc:
+            if isinstance(exc, httpx.RemoteProtocolError):
+                raise _truncated(self._server) from None
+            raise DeepSeekError(
+                "network",
+                f"Could not reach {self._server} at {config.base_url} ({type(exc).__name__}). "
+                "Check the network and `deepseek.baseUrl`.",
+            ) from None
+        if not result.done:
+            raise _truncated(self._server)
+        if result.usage is None:
+            # the server reported none (or the stream was ended early): an estimate, without
+            # loading the tokenizer for a keystroke's request
+            prompt = estimate_tokens(str(body.get("prompt") or "")) + estimate_tokens(
+                str(body.get("suffix") or "")
+            )
+            completion = estimate_tokens(result.text)
+            result.usage = EstimatedUsage(
+                prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+            )
+        return result
+
+    async def _fim_events(
+        self,
+        head: bytes,
+        chunks: AsyncIterator[bytes],
+        result: FimResult,
+        on_text: Callable[[str], bool] | None,
+    ) -> None:
+        parser = SSEParser()
+        parts: list[str] = []
+        raw: bytes | None = head
+        while raw is not None:
+            events = parser.feed(raw)
+            before = len(parts)
+            for data in events:
+                piece = self._redact_fim(data, result)
+                if piece:
+                    parts.append(piece)
+                if result.done:
+                    break
+            result.text = "".join(parts) if len(parts) != before else result.text
+            if result.done:
+                return
+            if on_text is not None and len(parts) != before and on_text(result.text):
+                result.done = result.stopped = True
+                result.finish_reason = result.finish_reason or "stop"
+                return
+            raw = await anext(chunks, None)
+        for data in parser.close():
+            piece = self._redact_fim(data, result)
+            if piece:
+                parts.append(piece)
+        result.text = "".join(parts)
+
+    def _redact_fim(self, data: str, result: FimResult) -> str | None:
+        try:
+            return _fim_event(data, result, self._host)
+        except DeepSeekError as err:
+            raise self._redact(err) from None
 
     def _with_hint(self, err: DeepSeekError, path: str) -> DeepSeekError:
         """A 404 for the chat endpoint: most likely the base URL lacks the API's /v1."""
@@ -433,6 +563,68 @@ def _handle_event(data: str, result: StreamResult, host: str) -> StreamDelta | N
     if not content and not reasoning:
         return None
     return StreamDelta(content="".join(content) or None, reasoning="".join(reasoning) or None)
+
+
+def _fim_event(data: str, result: FimResult, host: str) -> str | None:
+    """One event of a FIM stream (`text_completion` chunks): its text, if any. Parsed with
+    `json` alone: a ghost text's few hundred events must cost microseconds each."""
+    if data.strip() == DONE:
+        result.done = True
+        return None
+    try:
+        raw = json.loads(data)
+    except json.JSONDecodeError:
+        raise _malformed(host, data) from None
+    if not isinstance(raw, dict):
+        raise _malformed(host, data)
+    if "error" in raw:
+        raise _error_object(raw, host, "mid-answer")
+    return _fim_choice(raw, result, host, data)
+
+
+def _fim_choice(raw: dict[str, Any], result: FimResult, host: str, data: str) -> str | None:
+    usage = raw.get("usage")
+    if isinstance(usage, dict):
+        try:
+            result.usage = Usage.model_validate(usage)
+        except ValidationError:
+            log.warning("ignoring a usage object that does not match the API reference")
+    choices = raw.get("choices")
+    if not isinstance(choices, list):
+        raise _malformed(host, data)
+    texts = []
+    for choice in choices:
+        if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+            continue
+        text = choice.get("text")
+        if text is not None and not isinstance(text, str):
+            raise _malformed(host, data)
+        if text:
+            texts.append(text)
+        finish = choice.get("finish_reason")
+        if finish:
+            result.finish_reason = str(finish)
+    return "".join(texts) or None
+
+
+def _fim_whole(body: bytes, host: str, result: FimResult) -> None:
+    """A non-streamed FIM answer (or a server that ignored `stream`): one JSON document."""
+    text = body.decode("utf-8", "replace").strip()
+    if not text:
+        raise DeepSeekError(
+            "server_error", f"The server at {host} answered the completion with an empty body."
+        )
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise _malformed(host, text[:200]) from None
+    if not isinstance(raw, dict):
+        raise _malformed(host, text[:200])
+    if "error" in raw:
+        raise _error_object(raw, host, "instead of an answer")
+    result.text = _fim_choice(raw, result, host, text[:200]) or ""
+    result.finish_reason = result.finish_reason or "stop"
+    result.done = True
 
 
 def _malformed(host: str, data: str) -> DeepSeekError:

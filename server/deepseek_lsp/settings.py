@@ -126,6 +126,20 @@ class ActionSetting(Model):
     prompt: str = Field(min_length=1)
 
 
+class CompletionSettings(Model):
+    """Inline completion (ghost text) from the FIM endpoint: `deepseek.completion`."""
+
+    enabled: bool = True
+    model: str | None = None  # None: a non-thinking model (on DeepSeek the cheapest listed)
+    # ms: the least wait after a keystroke before asking; longer while the user types steadily;
+    # 0: no wait at all (a client that debounces itself)
+    debounce: int = Field(75, ge=0, le=5000)
+    max_tokens: int = Field(256, ge=1, le=4096)  # DeepSeek's FIM accepts at most 4K
+    languages: tuple[str, ...] = ()  # languageIds; empty: every language
+    # answer textDocument/completion with one item too, for clients without inline completion
+    fallback_item: bool = False
+
+
 class Settings(Model):
     api_key: SecretStr | None = None
     base_url: str = DEFAULT_BASE_URL
@@ -161,6 +175,7 @@ class Settings(Model):
     # How jobs reach the client (see `presentation.py`): "auto" decides from what the client
     # announces; "stream" as for our plugins; "standard" through plain LSP only.
     presentation: Literal["auto", "stream", "standard"] = "auto"
+    completion: CompletionSettings = CompletionSettings()
 
     @field_validator("base_url")
     @classmethod

@@ -140,6 +140,17 @@ async def test_a_generic_server_passes_without_a_key_and_without_a_balance() -> 
         assert code == 0 and report["ok"] is True and report["provider"] == "openai"
 
 
+async def test_a_generic_server_passes_a_configured_model_it_does_not_list() -> None:
+    """llama.cpp's server lists its .gguf path but answers to any model name."""
+    async with FakeDeepSeek(api_key=None, profile="openai") as local:
+        env = {"DEEPSEEK_BASE_URL": f"{local.base_url}/v1", "DEEPSEEK_MODEL": "smollm2"}
+        code, out, _ = await run("check", env=env)
+    table = rows(out)
+    assert code == 0, out
+    assert table["Model"][0] == "ok"
+    assert "smollm2 (from DEEPSEEK_MODEL) is not listed (the server lists: local-model)" in table["Model"][1]
+
+
 async def test_a_generic_server_without_v1_names_the_url_that_answers() -> None:
     async with FakeDeepSeek(api_key=None, profile="openai") as local:
         code, out, _ = await run("check", env={"DEEPSEEK_BASE_URL": local.base_url})

@@ -46,6 +46,35 @@ async function uiChecks(page, want) {
   return out;
 }
 
+// Ghost text through the real UI: focus the editor of `want.file` (a click on its tab keeps the
+// cursor where the suite put it), type `want.type` with real keys (VS Code then asks the inline
+// completion providers by itself, triggerKind Automatic), wait until the ghost text is drawn and
+// holds `want.expect`, then press the real Tab. Answers the ghost text seen.
+async function ghostChecks(page, want) {
+  const tab = page.locator('.tabs-container .tab', { hasText: want.file }).first();
+  await tab.click({ timeout: 10000 });
+  const editor = page.locator('.editor-instance .monaco-editor.focused');
+  await editor.waitFor({ timeout: 10000 });
+  await page.keyboard.type(want.type);
+  const ghost = editor.locator('.ghost-text-decoration, .ghost-text-decoration-preview, .suggest-preview-text .ghost-text');
+  await ghost.filter({ hasText: want.expect }).first().waitFor({ timeout: 15000 });
+  const shown = (await ghost.allInnerTexts()).join('\n');
+  if (SHOTS) { await page.screenshot({ path: path.join(SHOTS, 'e2e-ghost.png') }).catch(() => {}); }
+  await page.keyboard.press('Tab');
+  await ghost.first().waitFor({ state: 'detached', timeout: 10000 });
+  return { ghost: shown };
+}
+
+// The status bar item whose id ends with `want.id` (VS Code prefixes the extension's id): its
+// accessible label, and with `want.click` a real click on it.
+async function statusChecks(page, want) {
+  const item = page.locator(`.statusbar-item[id$="${want.id}"]`).first();
+  await item.waitFor({ timeout: 10000 });
+  const before = await item.getAttribute('aria-label') ?? await item.innerText();
+  if (want.click) { await item.locator('a, .statusbar-item-label').first().click({ timeout: 5000 }); }
+  return { id: await item.getAttribute('id'), before };
+}
+
 (async () => {
   try { fs.unlinkSync(RESULT); } catch { /* none yet */ }
   const browser = await chromium.launch({
@@ -69,7 +98,15 @@ async function uiChecks(page, want) {
   console.log(`workbench visible ${el()}`);
   const deadline = Date.now() + TIMEOUT;
   const uiRequest = RESULT + '.ui-request', uiResponse = RESULT + '.ui-response';
+  const ghostRequest = RESULT + '.ghost-request', ghostResponse = RESULT + '.ghost-response';
   while (!fs.existsSync(RESULT) && Date.now() < deadline) {
+    if (fs.existsSync(ghostRequest) && !fs.existsSync(ghostResponse)) {
+      const want = JSON.parse(fs.readFileSync(ghostRequest, 'utf8'));
+      const res = await (want.status ? statusChecks(page, want.status) : ghostChecks(page, want)).catch(e => ({ error: String(e && e.stack || e) }));
+      if (res.error && SHOTS) { await page.screenshot({ path: path.join(SHOTS, 'e2e-ghost-fail.png') }).catch(() => {}); }
+      fs.writeFileSync(ghostResponse, JSON.stringify(res));
+      console.log(`ghost text / status bar ${el()}: ${JSON.stringify(res).slice(0, 300)}`);
+    }
     if (fs.existsSync(uiRequest) && !fs.existsSync(uiResponse)) {
       // the suite asks us to look at the UI itself: the command palette and the webviews' DOM
       const want = JSON.parse(fs.readFileSync(uiRequest, 'utf8'));

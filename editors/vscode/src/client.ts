@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import {
   LanguageClient, LanguageClientOptions, ServerOptions, State, RevealOutputChannelOn,
   ExecuteCommandRequest, ShowMessageNotification, ShowMessageParams, MessageType, WorkDoneProgress,
-  StaticFeature, ClientCapabilities, FeatureState,
+  StaticFeature, ClientCapabilities, FeatureState, Middleware,
 } from 'vscode-languageclient/node';
 import { JobStore, JobStream, StreamNotification, LspRange } from './model/stream';
 import { resolveServer, ResolvedServer } from './model/serverCommand';
@@ -31,8 +31,15 @@ const isExecutable = (f: string) => {
 export function serverSettings(): Record<string, unknown> {
   const all = JSON.parse(JSON.stringify(vscode.workspace.getConfiguration('deepseek'))) as Record<string, unknown>;
   delete all.server; delete all.trace; delete all.apiKey;
-  for (const [k, v] of Object.entries(all)) { if (v === null) { delete all[k]; } }
-  return all;
+  return withoutNulls(all);
+}
+
+/** unset settings (null) left out, also inside groups such as `completion` */
+function withoutNulls(o: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(o)) {
+    if (v === null) { delete o[k]; } else if (typeof v === 'object' && !Array.isArray(v)) { withoutNulls(v as Record<string, unknown>); }
+  }
+  return o;
 }
 
 /** Announces in `initialize` that this client renders `deepseek/stream` (explain panel, rewrite
@@ -73,6 +80,8 @@ export class ServerManager implements vscode.Disposable {
   resolved: ResolvedServer | undefined;
   /** set by the extension: rewrites keep unaccepted text off the disk */
   rewriteHold: RewriteHold | undefined;
+  /** set by the extension: inline completion requests pass through it (none is sent while completion is off) */
+  inlineCompletion: Middleware['provideInlineCompletionItems'];
   /** asks before a large request is sent (true: send); tests replace it */
   ask: (q: { message: string; detail: string }) => Thenable<boolean> = async q =>
     (await vscode.window.showWarningMessage(q.message, { modal: true, detail: q.detail }, 'Send')) === 'Send';
@@ -163,6 +172,8 @@ export class ServerManager implements vscode.Disposable {
       initializationOptions: serverSettings(),
       middleware: {
         didChange: (event, next) => next(this.coalesce(event)),
+        provideInlineCompletionItems: (document, position, context, token, next) => this.inlineCompletion
+          ? this.inlineCompletion(document, position, context, token, next) : next(document, position, context, token),
         executeCommand: async (command, args, next) => {
           // code actions from the light bulb run server commands directly: keep their jobs' metadata too
           if (/^deepseek\.(explain|rewrite|chat)$/.test(command) && args.length === 1 && typeof args[0] === 'object') {

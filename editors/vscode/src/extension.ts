@@ -8,6 +8,7 @@ import { ChatView } from './chatView';
 import { StatusBar } from './statusBar';
 import { RecoverController } from './recover';
 import { AutoSaveGuard } from './autoSave';
+import { InlineCompletion } from './completion';
 import type { JobStream } from './model/stream';
 
 const HISTORY_KEY = 'deepseek.refactor.history';
@@ -21,6 +22,7 @@ export interface DeepSeekApi {
   status: StatusBar;
   recover: RecoverController;
   autoSave: AutoSaveGuard;
+  completion: InlineCompletion;
 }
 
 let guard: AutoSaveGuard | undefined;
@@ -40,8 +42,10 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
   const recover = new RecoverController(server);
   const autoSave = guard = new AutoSaveGuard(server, ctx.globalState, m => out.info(m));
   server.rewriteHold = autoSave;
+  const completion = new InlineCompletion(server);
+  server.inlineCompletion = completion.middleware;
   void autoSave.sync(); // an override a closed window left behind goes back
-  ctx.subscriptions.push(out, server, explain, rewrite, chat, status, recover, autoSave,
+  ctx.subscriptions.push(out, server, explain, rewrite, chat, status, recover, autoSave, completion,
     vscode.window.registerWebviewViewProvider(ChatView.viewId, chat, { webviewOptions: { retainContextWhenHidden: true } }));
 
   // every job change goes to the view that shows its kind
@@ -203,6 +207,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
     void vscode.window.showInformationMessage('DeepSeek: API key cleared.' + (process.env.DEEPSEEK_API_KEY ? ' (DEEPSEEK_API_KEY from your environment still applies.)' : ''));
     await server.restart();
   });
+  reg('deepseek.toggleCompletion', () => run('toggle inline completion', () => completion.toggle()));
   reg('deepseek.restartServer', () => server.restart());
   reg('deepseek.showOutput', () => out.show());
   reg('deepseek.installServer', async () => {
@@ -213,6 +218,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
   reg('deepseek.statusMenu', async () => {
     const items = [
       { label: '$(comment-discussion) Open chat', cmd: 'deepseek.openChat' },
+      { label: `$(${completion.enabled ? 'circle-slash' : 'check'}) Turn inline completion ${completion.enabled ? 'off' : 'on'}`, cmd: 'deepseek.toggleCompletion' },
       { label: '$(key) Set API key', cmd: 'deepseek.setApiKey' },
       { label: '$(trash) Clear API key', cmd: 'deepseek.clearApiKey' },
       { label: '$(debug-restart) Restart server', cmd: 'deepseek.restartServer' },
@@ -236,7 +242,7 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<DeepSeekAp
   void vscode.commands.executeCommand('setContext', 'deepseek.jobsRunning', false);
   await server.start();
   ctx.subscriptions.push(server.onDidForgetJobs(() => void autoSave.sync()));
-  return { server, explain, rewrite, chat, status, recover, autoSave };
+  return { server, explain, rewrite, chat, status, recover, autoSave, completion };
 }
 
 export function deactivate(): Thenable<void> | undefined {

@@ -69,6 +69,11 @@ class CompletionScheduler:
         flight = self._flights.get(key)
         return flight.tag if flight is not None else None
 
+    def active(self, key: str) -> bool:
+        """True when a request for `key` is waiting or fetching (a new one would supersede it)."""
+        flight = self._flights.get(key)
+        return flight is not None and flight.task is not None and not flight.task.done()
+
     def fetching(self, key: str) -> bool:
         """True when the request for `key` is past its debounce (its fetch has started)."""
         flight = self._flights.get(key)

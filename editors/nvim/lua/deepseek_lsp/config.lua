@@ -49,6 +49,27 @@ M.defaults = {
     --- Enter the chat window when it opens from `:DeepSeek chat {text}`.
     focus_on_send = false,
   },
+  --- Inline completion: ghost text from the server's textDocument/inlineCompletion.
+  completion = {
+    --- Ask for suggestions while typing (:DeepSeekCompletion enable|disable|toggle switches it
+    --- for the session; vim.b.deepseek_completion = false turns it off in one buffer).
+    enabled = true,
+    --- Use Neovim's own vim.lsp.inline_completion where it exists (0.12+); false: this plugin's
+    --- ghost text everywhere.
+    builtin = true,
+    --- Insert-mode keys, buffer-local where the server offers completion (a string, a list of
+    --- keys, or false). With no suggestion showing, a key does what it does unmapped (an ALT
+    --- chord acts like <Esc> and the key). <Tab> is not taken.
+    keymaps = {
+      accept = "<M-l>",
+      accept_word = { "<M-w>", "<M-Right>" },
+      accept_line = "<M-j>",
+      --- dismiss, then the key's own effect (<C-]> still expands abbreviations)
+      dismiss = "<C-]>",
+      --- ask now (the server skips its debounce; e.g. "<M-\\>")
+      trigger = false,
+    },
+  },
   --- Show server messages and errors through vim.notify.
   notify = true,
 }
@@ -62,6 +83,13 @@ function M.set(opts)
   for _, k in ipairs({ "cmd", "filetypes", "root_markers" }) do
     if opts and opts[k] ~= nil then
       M.options[k] = opts[k]
+    end
+  end
+  -- a key list replaces the default list (not merged index by index)
+  local keymaps = opts and type(opts.completion) == "table" and opts.completion.keymaps
+  if type(keymaps) == "table" then
+    for name, v in pairs(keymaps) do
+      M.options.completion.keymaps[name] = v
     end
   end
   M.did_setup = true

@@ -128,6 +128,40 @@ function M.check()
   elseif pending == 0 then
     health.ok("recovery journal: no interrupted rewrites")
   end
+  M.check_completion(clients)
+end
+
+--- Inline completion: on or off, how it is drawn, its keys, whether the server offers it.
+function M.check_completion(clients)
+  local health = vim.health
+  local completion = require("deepseek_lsp.completion")
+  local config = require("deepseek_lsp.config")
+  health.start("deepseek_lsp: inline completion")
+  local how = completion.builtin() and "drawn by vim.lsp.inline_completion (Neovim 0.12+)"
+    or "drawn as ghost text by deepseek_lsp"
+  if completion.is_enabled() then
+    health.ok("inline completion on, " .. how)
+  else
+    health.info("inline completion off (:DeepSeekCompletion enable turns it on), " .. how)
+  end
+  local keys = {}
+  for _, k in ipairs(completion.keys()) do
+    table.insert(keys, string.format("%s %s", k.name, k.lhs))
+  end
+  health.info("insert-mode keys: " .. (#keys > 0 and table.concat(keys, ", ") or "none"))
+  local settings = config.options.settings or {}
+  if type(settings.completion) == "table" and settings.completion.enabled == false then
+    health.warn("settings.completion.enabled is false: the server answers no suggestions", {
+      ":DeepSeekCompletion enable turns it on for the session",
+    })
+  end
+  for _, c in ipairs(clients) do
+    if completion.supported(c) then
+      health.ok(string.format("client %d: the server offers inline completion", c.id))
+    else
+      health.info(string.format("client %d: the server does not offer inline completion (update deepseek-lsp)", c.id))
+    end
+  end
 end
 
 return M

@@ -83,7 +83,12 @@ function M.lsp_defaults()
     cmd = { "deepseek-lsp" },
     -- merged into Neovim's own capabilities: this client renders deepseek/stream (explain float,
     -- rewrite marks, chat buffer), so the server sends it (docs/protocol.md, Initialization)
-    capabilities = { experimental = { deepseek = { stream = true } } },
+    -- textDocument.inlineCompletion: this client shows ghost text (completion.lua; Neovim 0.12+
+    -- announces it itself)
+    capabilities = {
+      experimental = { deepseek = { stream = true } },
+      textDocument = { inlineCompletion = { dynamicRegistration = false } },
+    },
     handlers = {
       ["deepseek/stream"] = jobs.on_stream,
       ["workspace/applyEdit"] = require("deepseek_lsp.rewrite").apply_edit,

@@ -224,6 +224,7 @@ function M.define_highlights()
   set("DeepSeekError", "DiagnosticVirtualTextError")
   set("DeepSeekFold", "Folded")
   set("DeepSeekHeader", "Title")
+  set("DeepSeekGhost", "Comment")
 end
 
 return M
