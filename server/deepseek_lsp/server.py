@@ -371,6 +371,11 @@ class LspJobHost:
         host = urlsplit(services.settings.base_url).netloc or services.settings.base_url
         return f"{services.current_model or 'DeepSeek'} at {host}"
 
+    def _waiting(self) -> str:
+        """The progress message until text flows: DeepSeek, or the other server by its host."""
+        profile = self.ls.services.profile
+        return "Waiting for DeepSeek" if profile.deepseek else f"Waiting for {profile.host}"
+
     def progress_begin(self, job: Job) -> None:
         presentation = self.ls.presentation
         if presentation.messages:  # no progress to show that something happens
@@ -389,7 +394,7 @@ class LspJobHost:
             return
         self.ls.work_done_progress.begin(
             token,
-            types.WorkDoneProgressBegin(title=job.title, cancellable=True, message="Waiting for DeepSeek"),
+            types.WorkDoneProgressBegin(title=job.title, cancellable=True, message=self._waiting()),
         )
         future = self.ls.work_done_progress.tokens.get(token)
         if future is not None:
@@ -450,6 +455,9 @@ class DeepSeekLanguageServer(LanguageServer):
         self.recent_uris: list[str] = []  # least recently edited first
         self.change_listeners: list[Callable[[types.DidChangeTextDocumentParams], None]] = []
         self.initialized_hooks: list[Callable[[], Coroutine[Any, Any, Any]]] = []  # run after `initialized`
+        # run at `initialize` once its settings are applied, before the capabilities are built
+        self.initialize_hooks: list[Callable[[], None]] = []
+        self.settings_listeners: list[Callable[[], None]] = []  # run after settings changed
         self.client_info: types.ClientInfo | None = None  # from `initialize` (pygls keeps none)
         self._presentation: tuple[types.ClientCapabilities, Any, Presentation] | None = None
 
@@ -597,6 +605,9 @@ class DeepSeekLanguageServer(LanguageServer):
         if problems:
             self.report_settings(problems)
         logging.getLogger("deepseek_lsp").setLevel(self.services.settings.log_level.upper())
+        if not problems:
+            for listener in list(self.settings_listeners):
+                listener()
 
     def report_settings(self, problems: list[str]) -> None:
         text = "; ".join(problems)
@@ -667,7 +678,7 @@ def _trim_heap() -> None:
 
 
 def create_server(env: Mapping[str, str] | None = None) -> DeepSeekLanguageServer:
-    from .features import chat, code_actions, explain, rewrite, status
+    from .features import chat, code_actions, completion, explain, rewrite, status
 
     ls = DeepSeekLanguageServer(env)
 
@@ -676,6 +687,8 @@ def create_server(env: Mapping[str, str] | None = None) -> DeepSeekLanguageServe
         documents.install(ls.workspace)  # didChange in O(change) (pygls re-splits the whole text)
         ls.client_info = params.client_info
         ls.apply_settings("init", params.initialization_options)
+        for hook in ls.initialize_hooks:
+            hook()
 
     @ls.feature(types.INITIALIZED)
     async def on_initialized(ls: DeepSeekLanguageServer, params: types.InitializedParams) -> None:
@@ -717,6 +730,6 @@ def create_server(env: Mapping[str, str] | None = None) -> DeepSeekLanguageServe
         ls.services.shutting_down = True
         await ls.services.aclose()
 
-    for feature in (explain, rewrite, chat, status, code_actions):
+    for feature in (explain, rewrite, chat, status, code_actions, completion):
         feature.register(ls)
     return ls

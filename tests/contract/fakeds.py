@@ -94,6 +94,23 @@ class FakeDeepSeek:
     def completions(self) -> list[Seen]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
+    @property
+    def fims(self) -> list[Seen]:
+        """FIM requests (`POST /beta/completions`)."""
+        return [r for r in self.requests if r.path.split("?")[0] == "/beta/completions"]
+
+    async def wait_fims(self, n: int, timeout: float = 10) -> list[Seen]:
+        async def until() -> None:
+            while len(self.fims) < n:
+                self.changed.clear()
+                await self.changed.wait()
+
+        await asyncio.wait_for(until(), timeout)
+        return self.fims
+
+    async def wait_closed(self, seen: Seen, timeout: float = 10) -> None:
+        await asyncio.wait_for(seen.closed.wait(), timeout)
+
     async def wait_requests(self, n: int, timeout: float = 10) -> list[Seen]:
         async def until() -> None:
             while len(self.completions) < n:
@@ -158,6 +175,15 @@ class FakeDeepSeek:
             info = {"currency": "CNY", "total_balance": "110.00", "granted_balance": "10.00"}
             info["topped_up_balance"] = "100.00"
             await self._json(writer, 200, {"is_available": True, "balance_infos": [info]})
+            return
+        if seen.method == "POST" and path == "/beta/completions":
+            self._validate_fim(seen)
+            if (seen.body or {}).get("model") not in MODELS:
+                await self._error(writer, 400, "Model Not Exist")
+                return
+            reply = self.queue.pop(0) if self.queue else Reply(content=["ok"])
+            seen.replied = reply
+            await self._fim(seen, reply, reader, writer)
             return
         if seen.method != "POST" or path not in (
             "/chat/completions",
@@ -238,6 +264,98 @@ class FakeDeepSeek:
         stop = body.get("stop")
         if stop is not None and not (isinstance(stop, str) or (isinstance(stop, list) and len(stop) <= 16)):
             bad(f"stop {stop}")
+
+    def _validate_fim(self, seen: Seen) -> None:
+        """What the reference says a FIM request looks like: `model` (a non-thinking one),
+        `prompt`, `suffix`, `max_tokens` <= 4K, `stop` (a string or up to 16), `stream`."""
+        body = seen.body
+        bad = self.violations.append
+        if not isinstance(body, dict) or not isinstance(body.get("prompt"), str):
+            bad(f"FIM without a prompt: {body!r}"[:300])
+            return
+        if body.get("model") == "deepseek-reasoner":
+            bad("FIM with a thinking model")
+        if "thinking" in body and body["thinking"] != {"type": "disabled"}:
+            bad(f"FIM in thinking mode: {body['thinking']}")
+        if "messages" in body:
+            bad("FIM with chat messages")
+        if not isinstance(body.get("suffix", ""), str):
+            bad(f"suffix {body.get('suffix')!r}")
+        tokens = body.get("max_tokens")
+        if tokens is not None and not (isinstance(tokens, int) and 0 < tokens <= 4096):
+            bad(f"FIM max_tokens {tokens}")
+        stop = body.get("stop")
+        if stop is not None and not (isinstance(stop, str) or (isinstance(stop, list) and len(stop) <= 16)):
+            bad(f"stop {stop}")
+        if body.get("stream") not in (None, True, False):
+            bad(f"stream {body.get('stream')!r}")
+
+    async def _fim(
+        self, seen: Seen, reply: Reply, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """A FIM answer: `text_completion` chunks (`choices[].text`) streamed, or one JSON body."""
+        body = seen.body or {}
+        base = {"id": "f1ee", "object": "text_completion", "created": 1781233924, "model": body.get("model")}
+        base["system_fingerprint"] = "fp_8b33"
+        text = "".join(reply.content)
+        usage = {
+            "prompt_tokens": 40,
+            "completion_tokens": max(1, len(text) // 4),
+            "total_tokens": 40 + max(1, len(text) // 4),
+            "prompt_cache_hit_tokens": 0,
+            "prompt_cache_miss_tokens": 40,
+        }
+        if not body.get("stream"):
+            choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": reply.finish_reason}
+            await self._json(writer, 200, {**base, "choices": [choice], "usage": usage})
+            seen.finished = time.monotonic()
+            return
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        )
+
+        async def watch() -> None:
+            with contextlib.suppress(Exception):
+                while await reader.read(1024):
+                    pass
+            if seen.finished is None:
+                seen.disconnected = time.monotonic()
+            seen.closed.set()
+            self.changed.set()
+
+        watcher = asyncio.get_running_loop().create_task(watch())
+
+        def event(obj: Any) -> bytes:
+            data = b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+            return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+        try:
+            for i, piece in enumerate(reply.content):
+                if reply.hang_after is not None and i == reply.hang_after:
+                    await self._hang(seen, reply)
+                choice = {"text": piece, "index": 0, "logprobs": None, "finish_reason": None}
+                writer.write(event({**base, "choices": [choice]}))
+                await writer.drain()
+                if reply.delay:
+                    await _pause(seen, reply.delay)
+                if seen.closed.is_set():
+                    raise ConnectionResetError
+            if reply.hang_after is not None and reply.hang_after >= len(reply.content):
+                await self._hang(seen, reply)
+            last = {"text": "", "index": 0, "logprobs": None, "finish_reason": reply.finish_reason}
+            writer.write(event({**base, "choices": [last], "usage": usage}))
+            data = b"data: [DONE]\n\n"
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\n\r\n")
+            await writer.drain()
+            seen.finished = time.monotonic()
+        except ConnectionError:
+            pass
+        finally:
+            if seen.finished is None and seen.disconnected is None:
+                seen.finished = time.monotonic()
+            watcher.cancel()
+            self.changed.set()
 
     async def _json(
         self, writer: asyncio.StreamWriter, status: int, obj: Any, extra: dict[str, str] | None = None

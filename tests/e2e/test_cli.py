@@ -61,6 +61,7 @@ async def test_check_says_what_to_do(fake: FakeDeepSeek) -> None:
     code, out, _ = await run("check", env=env)
     assert code == 1 and "rejected this key" in out and "sk-wrong" not in out
     env = {"DEEPSEEK_API_KEY": TEST_KEY, "DEEPSEEK_BASE_URL": fake.base_url, "DEEPSEEK_MODEL": "gpt-9"}
+    env["DEEPSEEK_PROVIDER"] = "deepseek"  # DeepSeek refuses a model it does not list
     code, out, _ = await run("check", env=env)
     flat = " ".join(out.split())
     assert code == 1 and "gpt-9 (from DEEPSEEK_MODEL) is not listed" in flat and "deepseek-chat" in flat

@@ -51,3 +51,35 @@ def test_explain_footer_shows_the_rate_the_server_applied(nvim: Nvim, fake: Thre
         " return table.concat(vim.tbl_map(function(p) return p[1] end, c.footer or {}), '')"
     )
     assert re.search(rf"\$[\d.]+ \({usage['rate']} rate\)", footer), (footer, job)
+
+
+def test_estimated_tokens_and_unknown_prices_are_shown_as_such(nvim: Nvim) -> None:
+    """A server that reports no usage (llama.cpp): counts marked as estimates, no cost invented."""
+    estimated = {
+        "promptTokens": 1000,
+        "completionTokens": 200,
+        "estimated": True,
+        "cost": None,
+        "rate": "unpriced",
+    }
+    tokens, cost = nvim.lua(
+        "local u = require('deepseek_lsp.util'); return {u.fmt_usage_tokens(...), u.fmt_rated_cost(...)}",
+        estimated,
+    )
+    assert tokens == "~1.2k tok (estimated)"
+    assert cost == "cost unknown (no price for this model)"
+    reported = {
+        "promptTokens": 1000,
+        "completionTokens": 200,
+        "estimated": False,
+        "cost": 0.001,
+        "rate": "flat",
+    }
+    assert nvim.lua("return require('deepseek_lsp.util').fmt_usage_tokens(...)", reported) == "1.2k tok"
+    line = nvim.lua(
+        "local jobs = require('deepseek_lsp.jobs');"
+        " jobs.totals = {requests = 2, prompt = 2000, completion = 400, hit = 0, miss = 2000,"
+        "  reasoning = 0, cost = 0, estimated = 2, unpriced = 2};"
+        " return require('deepseek_lsp').status()"
+    )
+    assert line == "DeepSeek · ~2.4k tok", line  # no cache share, no "$0"

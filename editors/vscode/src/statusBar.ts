@@ -72,6 +72,9 @@ export class StatusBar implements vscode.Disposable {
     if (u) {
       md.appendMarkdown(`Session: ${formatTokens(u.promptTokens)} prompt + ${formatTokens(u.completionTokens)} completion tokens · ` +
         `cache hits ${formatPercent(cacheHitShare(u))} · cost ${sessionCost(u)}\n\n`);
+      if (u.estimatedRequests) {
+        md.appendMarkdown(`${u.estimatedRequests} request${u.estimatedRequests === 1 ? '' : 's'} without usage from the server: their tokens are estimates\n\n`);
+      }
     }
     md.appendMarkdown(`Balance: ${this.balance ?? 'unknown'}`);
     this.item.tooltip = md;

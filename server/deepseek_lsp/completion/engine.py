@@ -17,7 +17,7 @@ and a `fetch` coroutine that asks the FIM endpoint; nothing here knows pygls or 
 
 The pause to wait for adapts to the user (`Rhythm`): a fixed debounce shorter than the gap
 between keystrokes sends a request per keystroke; waiting for 1.5 x the user's usual gap (at
-least the debounce, at most 4 x it) sends one per pause in typing.
+least the debounce, at most 3 x it) sends one per pause in typing.
 """
 
 from __future__ import annotations
@@ -32,16 +32,21 @@ from typing import Any
 
 from ..secrets import DEFAULT_EXCLUDES
 from ..syntax import language_of
-from .cache import CompletionCaches, Position
+from .cache import MAX_DOCUMENTS, CompletionCaches, Position
 from .prompt import Anchor, FimPrompt, build_fim
 from .quality import CursorContext, analyze, clean, stop_sequences
 from .scheduler import CompletionScheduler
 
 # Gaps between keystrokes longer than this are pauses, not the typing rhythm.
-RHYTHM_MAX_GAP = 1.0
+RHYTHM_MAX_GAP = 0.5
 RHYTHM_SAMPLES = 8
 RHYTHM_FACTOR = 1.5
-RHYTHM_CAP = 4.0  # the adapted wait is at most this many times the debounce
+# The adapted wait is at most this many times the debounce (225 ms for 75 ms): a slower typist
+# gets a request in some of their gaps (cancelled by the next keystroke), never a long wait.
+RHYTHM_CAP = 3.0
+# asyncio's timers fire up to ~1 ms late (epoll rounds a timeout up to whole milliseconds): the
+# wait is shortened by that much, so the request goes out when the pause is over, not after.
+WAKE_EARLY = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +128,7 @@ class Rhythm:
             self._gaps.append(now - last)
 
     def wait(self, debounce: float) -> float:
-        """The debounce, stretched to 1.5 x the usual gap (at most 4 x the debounce); 0 stays 0."""
+        """The debounce, stretched to 1.5 x the usual gap (at most 3 x the debounce); 0 stays 0."""
         if debounce <= 0 or not self._gaps:
             return max(debounce, 0.0)
         usual = statistics.median(self._gaps)
@@ -203,24 +208,36 @@ class CompletionEngine:
     async def complete(self, req: Request, options: Options) -> Suggestion | None:
         """The suggestion at the cursor, or None. Supersedes the document's earlier request.
         Exceptions of `fetch` propagate (nothing is remembered then)."""
-        serial = self._serials.get(req.uri, 0) + 1
-        self._serials[req.uri] = serial
+        serial = self._serials.pop(req.uri, 0) + 1
+        self._serials[req.uri] = serial  # most recent last
+        if len(self._serials) > MAX_DOCUMENTS:  # documents long unused (closed, most likely)
+            old = next(iter(self._serials))
+            del self._serials[old]
+            self._anchors.pop(old, None)
         self.stats.requests += 1
+        arrived = self._clock()
         if not req.explicit:
-            self.rhythm.observe(req.uri, self._clock())
-        prepared = self.prepare(req, options)
-        if prepared is None:
-            self._supersede(req.uri)
-            return None
-        ctx, fim = prepared
+            self.rhythm.observe(req.uri, arrived)
         cache = self.caches.document(req.uri)
-        hit = cache.lookup(req.text, req.offset, fim.key)
-        if hit is not None:
-            self._supersede(req.uri)
-            self.stats.cache_answers += 1
-            return self._shown(hit.text, cached=True)
-        wait = 0.0 if req.explicit else self.rhythm.wait(options.debounce)
-        return await self._scheduled(req, options, ctx, fim, serial, wait, again=True)
+        # typed into a suggestion: its rest, before any parsing (the suggestion may hold a
+        # string the user is now inside: it is still the suggestion)
+        hit = cache.lookup(req.text, req.offset)
+        if hit is None:
+            prepared = self.prepare(req, options)
+            if prepared is None:
+                self._supersede(req.uri)
+                return None
+            ctx, fim = prepared
+            hit = cache.get(fim.key)
+            if hit is None:
+                # the pause is counted from the request's arrival: the work above is done
+                # while the user may still type, not after the pause
+                wait = 0.0 if req.explicit else self.rhythm.wait(options.debounce)
+                wait = max(0.0, wait - (self._clock() - arrived) - WAKE_EARLY) if wait else 0.0
+                return await self._scheduled(req, options, ctx, fim, serial, wait, again=True)
+        self._supersede(req.uri)
+        self.stats.cache_answers += 1
+        return self._shown(hit.text, cached=True)
 
     async def _scheduled(
         self,

@@ -240,8 +240,8 @@ def _literal_by_line(text: str, offset: int, lang: str, lo: int) -> str:
     back = text[lo:offset]
     if languages.has_block_comments(lang) and back.rfind("/*") > back.rfind("*/"):
         return "comment"
-    if lang == "python" and (back.count('"""') % 2 or back.count("'''") % 2):
-        return "string"
+    if lang == "python" and ('"""' in back or "'''" in back) and _scan(back, lang)[1] in ('"""', "'''"):
+        return "string"  # a triple-quoted string open at the cursor (quotes inside strings skipped)
     line = text[max(syntax.line_start(text, offset), offset - 2000) : offset]
     _, quote, comment = _scan(line, lang)
     if comment:

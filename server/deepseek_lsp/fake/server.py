@@ -114,6 +114,9 @@ class RecordedRequest:
     disconnected: bool = False
     disconnected_at: float | None = None
     completed: bool = False
+    # the usage this response reports (or would have, for one the client left): the cache
+    # accounting of every prompt, cancelled ones included
+    usage: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as plain JSON data (for the control API)."""
@@ -229,6 +232,9 @@ class FakeDeepSeek:
         # generic mode, a prompt over the context: "empty" (200 with an empty body) or "error"
         # (llama-cpp-python's 400 `context_length_exceeded`)
         self.overflow: Overflow = "empty"
+        # a document FIM answers from when no reply is scripted: what follows the prompt's end
+        # in it (a model that guesses right, for benchmarks of typing through suggestions)
+        self.fim_oracle: str | None = None
         defaults = OPENAI_MODELS if profile == "openai" else DEFAULT_MODELS
         self.models: list[str] = list(models if models is not None else defaults)
         self.context_limits: dict[str, int] = self._default_limits()
@@ -289,6 +295,9 @@ class FakeDeepSeek:
             app.router.add_get(f"{prefix}/user/balance", self._tracked(self._balance))
         app.router.add_post("/beta/completions", self._tracked(self._fim))
         app.router.add_post("/v1/beta/completions", self._tracked(self._fim))
+        # the generic mode's FIM: OpenAI's (legacy) completions with `suffix`, as llama-cpp-python
+        app.router.add_post("/completions", self._tracked(self._fim))
+        app.router.add_post("/v1/completions", self._tracked(self._fim))
         app.router.add_post("/_fake/enqueue", self._control_enqueue)
         app.router.add_post("/_fake/release", self._control_release)
         app.router.add_post("/_fake/reset", self._control_reset)
@@ -356,12 +365,14 @@ class FakeDeepSeek:
         return sum(1 for f in self._holders if not f.done())
 
     def reset(self) -> None:
-        """Forget the script, the records, the prompt cache and stored release permits."""
+        """Forget the script, the records, the prompt cache, stored release permits and the FIM
+        oracle."""
         self._queue.clear()
         self.requests.clear()
         self.info_requests.clear()
         self.cache.clear()
         self._permits = 0
+        self.fim_oracle = None
 
     def _notify(self) -> None:
         """Wake every waiter so it re-checks its condition (records or holds changed)."""
@@ -431,6 +442,14 @@ class FakeDeepSeek:
         async def run(request: web.Request) -> web.StreamResponse:
             if not self.generic and request.path.startswith("/v1/beta"):
                 raise web.HTTPNotFound()  # DeepSeek has no /v1/beta: unrouted, unrecorded
+            path = request.path
+            if (
+                not self.generic
+                and path.endswith("/completions")
+                and "/beta/" not in path
+                and "/chat/" not in path
+            ):
+                raise web.HTTPNotFound()  # FIM is only under /beta at DeepSeek
             task = asyncio.current_task()
             assert task is not None
             self._tasks.add(task)
@@ -732,7 +751,7 @@ class FakeDeepSeek:
                 "Failed to deserialize the JSON body into the target type: missing field `prompt`",
             )
         model = self._check_model(body)
-        if model == "deepseek-reasoner":
+        if model == "deepseek-reasoner" and not self.generic:
             raise _Rejected(400, "FIM completion is not supported by deepseek-reasoner")
         if not isinstance(prompt, str) or not isinstance(body.get("suffix") or "", str):
             raise _Rejected(422, "Invalid prompt or suffix: expected strings")
@@ -990,6 +1009,7 @@ class FakeDeepSeek:
             self._default_chat(body, thinking, prefix),
             thinking,
         )
+        record.usage = dict(plan.usage)
         ident = str(uuid.uuid4())
         created = int(time.time())
         fingerprint = "fp_8b33d1ac49" if _is_v4(model) else "fp_1c141eb703"
@@ -1078,12 +1098,15 @@ class FakeDeepSeek:
             reply,
             prompt_tokens,
             self._namespace(request, body, model),
-            ("fake_completion()", None),
+            (self._oracle(str(body.get("prompt") or "")), None),
             False,
         )
+        record.usage = dict(plan.usage)
         ident = str(uuid.uuid4())
         created = int(time.time())
         fingerprint = "fp_8b33d1ac49" if _is_v4(model) else "fp_1c141eb703"
+        if self.generic:
+            plan.usage = {k: plan.usage[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
 
         def chunk(kind: str, text: str | None, finish: str | None, use: Any) -> dict[str, Any]:
             choices = (
@@ -1099,6 +1122,8 @@ class FakeDeepSeek:
                 "system_fingerprint": fingerprint,
                 "choices": choices,
             }
+            if self.generic:
+                del out["system_fingerprint"]
             if use is not None:
                 out["usage"] = use
             return out
@@ -1106,6 +1131,9 @@ class FakeDeepSeek:
         if body.get("stream"):
             options = body.get("stream_options")
             include = isinstance(options, Mapping) and bool(options.get("include_usage"))
+            if self.generic:  # OpenAI's way: a last chunk with no choices, only when asked
+                include = include and self.usage_mode == "if_asked"
+                reply = reply.model_copy(update={"usage_style": "separate_chunk"})
             # FIM has no role chunk: the first event already carries text.
             return await self._stream(request, record, reply, plan, chunk, include, False)
         whole = {
@@ -1124,7 +1152,25 @@ class FakeDeepSeek:
             "usage": plan.usage,
             "system_fingerprint": fingerprint,
         }
+        if self.generic:
+            del whole["system_fingerprint"]
+            if self.usage_mode == "never":
+                del whole["usage"]
         return await self._whole(request, record, reply, plan, whole)
+
+    def _oracle(self, prompt: str) -> str:
+        """The default FIM answer: with `fim_oracle`, the text that follows the prompt's last
+        characters in it (up to a blank line, at most 400 characters); else a fixed call."""
+        oracle = self.fim_oracle
+        if oracle:
+            for size in (160, 60, 20):
+                tail = prompt[-size:]
+                at = oracle.find(tail) if len(tail) == size else -1
+                if at >= 0:
+                    rest = oracle[at + size : at + size + 400]
+                    blank = rest.find("\n\n")
+                    return rest if blank < 0 else rest[:blank]
+        return "fake_completion()"
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         record, _, key = await self._begin(request, self.info_requests)
@@ -1195,6 +1241,11 @@ class FakeDeepSeek:
             self.balance = float(data["balance"])
         if "default_delay" in data:
             self.default_delay = float(data["default_delay"])
+        if "fim_oracle" in data:
+            oracle = data["fim_oracle"]
+            if oracle is not None and not isinstance(oracle, str):
+                return web.json_response({"error": "fim_oracle: expected a string or null"}, status=400)
+            self.fim_oracle = oracle
         problem = self._configure_generic(data)
         if problem:
             return web.json_response({"error": problem}, status=400)
@@ -1203,6 +1254,7 @@ class FakeDeepSeek:
                 "api_key_set": self.api_key is not None,
                 "balance": self.balance,
                 "default_delay": self.default_delay,
+                "fim_oracle": self.fim_oracle is not None,
                 "models": self.models,
                 "profile": self.profile,
                 "usage": self.usage_mode,

@@ -330,7 +330,8 @@ function M.on_done(job)
   if u and u ~= vim.NIL and S.reply_row then
     local prompt = u.promptTokens or 0
     local share = prompt > 0 and math.floor(100 * (u.promptCacheHitTokens or 0) / prompt + 0.5) or 0
-    local text = string.format("%s tok · %d%% cached · %s", util.fmt_tokens(prompt + (u.completionTokens or 0)), share, util.fmt_rated_cost(u))
+    local cached = u.estimated == true and "" or string.format(" · %d%% cached", share)
+    local text = string.format("%s%s · %s", util.fmt_usage_tokens(u), cached, util.fmt_rated_cost(u))
     pcall(vim.api.nvim_buf_set_extmark, S.buf, ns, S.reply_row, 0, { virt_text = { { "  " .. text, "Comment" } }, virt_text_pos = "eol" })
   end
   S.t, S.job_key, S.reply_row = nil, nil, nil

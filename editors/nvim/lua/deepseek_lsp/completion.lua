@@ -19,7 +19,8 @@ local M = {}
 
 local METHOD = "textDocument/inlineCompletion"
 local INVOKED, AUTOMATIC = 1, 2
-local REQUEST_CANCELLED = -32800
+-- RequestCancelled, ContentModified, ServerCancelled: no suggestion, nothing to say
+local QUIET = { [-32800] = true, [-32801] = true, [-32802] = true }
 
 M.ns = vim.api.nvim_create_namespace("deepseek_lsp.completion")
 
@@ -45,13 +46,14 @@ M.stats = { sent = 0, skipped = 0, cancelled = 0, answers = 0 }
 ---@field augroup integer
 ---@field sugg? deepseek_lsp.Suggestion
 ---@field mark? integer
----@field req? {id: integer?, client_id: integer, row: integer, col: integer, line: string, pending: boolean}
+---@field req? {id: integer?, client_id: integer, row: integer, col: integer, line: string, pending: boolean, cancelled: boolean?}
 ---@field last? string      the position of the last request ("tick:row:col")
 ---@field scheduled? boolean
 ---@field kind? integer
 
 ---@type table<integer, deepseek_lsp.CompletionState>
 local states = {}
+local warned = {} ---@type table<string, boolean>
 
 local function opts()
   return config.options.completion or config.defaults.completion
@@ -134,13 +136,9 @@ local function clear(st)
   st.sugg = nil
 end
 
---- Draw what is left of the suggestion at the cursor, in the same extmark (moved and updated in
---- place), or remove it when the suggestion no longer applies.
-local function render(st)
-  local rest, row, col = remainder(st)
-  if not rest then
-    return clear(st)
-  end
+--- Draw `rest` at (row, col) in the suggestion's extmark (moved and updated in place: never
+--- deleted and drawn again, so the ghost text cannot blink).
+local function draw(st, rest, row, col)
   local tab = string.rep(" ", vim.bo[st.bufnr].tabstop)
   local lines = vim.split(rest, "\n", { plain = true })
   local mark = {
@@ -166,6 +164,31 @@ local function render(st)
   end
 end
 
+--- Draw what is left of the suggestion at the cursor, or remove it when the suggestion no longer
+--- applies there.
+local function render(st)
+  local rest, row, col = remainder(st)
+  if not rest then
+    return clear(st)
+  end
+  draw(st, rest, row, col)
+end
+
+--- A typed character that is the suggestion's next one: trim it before the character lands.
+--- Neovim redraws the line between inserting a character and TextChangedI, so trimming only
+--- then would show the character twice for a moment (typed, and still in the ghost text).
+local function pretrim(st)
+  local ch = vim.v.char
+  local rest, row, col = remainder(st)
+  if not rest or ch == "" or rest:sub(1, #ch) ~= ch then
+    return
+  end
+  if #rest == #ch then
+    return clear(st) -- typed to its end
+  end
+  draw(st, rest:sub(#ch + 1), row, col) -- the mark moves right with the character
+end
+
 ---------------------------------------------------------------------------------------------------
 -- Requests
 
@@ -177,6 +200,7 @@ local function cancel_request(req)
       M.stats.cancelled = M.stats.cancelled + 1
     end
     req.pending = false
+    req.cancelled = true
   end
 end
 
@@ -225,14 +249,16 @@ local function suggestion(result, req, enc)
 end
 
 local function on_answer(st, req, err, result)
-  if st.req ~= req then
-    return -- superseded
+  if st.req ~= req or req.cancelled then
+    return -- superseded, or dismissed
   end
   req.pending = false
   M.stats.answers = M.stats.answers + 1
   if err then
-    if err.code ~= REQUEST_CANCELLED then
-      util.notify("DeepSeek: inline completion failed: " .. (err.message or vim.inspect(err)), vim.log.levels.WARN)
+    local msg = "DeepSeek: inline completion failed: " .. (err.message or vim.inspect(err))
+    if not QUIET[err.code] and not warned[msg] then
+      warned[msg] = true -- once per message: completion asks on every keystroke
+      util.notify(msg, vim.log.levels.WARN)
     end
     return
   end
@@ -461,7 +487,8 @@ end
 
 local function map_keys(bufnr)
   for _, key in ipairs(M.keys()) do
-    if not (M.builtin() and key.name == "dismiss") then
+    -- Neovim's own inline completion has no dismiss or trigger function to map
+    if not (M.builtin() and (key.name == "dismiss" or key.name == "trigger")) then
       local spec = key.spec
       local rhs = spec.kind and spec.rhs(spec.kind, key.lhs) or spec.rhs(key.lhs)
       vim.keymap.set("i", key.lhs, rhs, { buffer = bufnr, expr = true, desc = spec.desc })
@@ -537,6 +564,20 @@ function M.attach(client, bufnr)
       schedule(st, AUTOMATIC)
     end,
   })
+  vim.api.nvim_create_autocmd("TextChangedP", {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      render(st) -- Insert-mode completion's menu changed the text: no request while it is open
+    end,
+  })
+  vim.api.nvim_create_autocmd("InsertCharPre", {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      pretrim(st)
+    end,
+  })
   vim.api.nvim_create_autocmd({ "InsertLeave", "BufLeave" }, {
     group = group,
     buffer = bufnr,
@@ -588,6 +629,10 @@ function M.set_enabled(on)
     on = not M.is_enabled()
   end
   M.enabled = on
+  local mine = config.options.settings
+  if on and type(mine) == "table" and type(mine.completion) == "table" and mine.completion.enabled == false then
+    mine.completion.enabled = true -- for clients started later (and :checkhealth)
+  end
   local clients = vim.lsp.get_clients({ name = "deepseek_lsp" })
   for _, client in ipairs(clients) do
     local settings = client.settings and client.settings.deepseek

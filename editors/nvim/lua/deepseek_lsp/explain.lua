@@ -67,7 +67,7 @@ local function footer(job)
   local parts = { "q close" }
   local u = job.usage
   if u and u ~= vim.NIL then
-    table.insert(parts, util.fmt_tokens((u.promptTokens or 0) + (u.completionTokens or 0)) .. " tok")
+    table.insert(parts, util.fmt_usage_tokens(u))
     table.insert(parts, util.fmt_rated_cost(u))
   end
   return { { " " .. table.concat(parts, " · ") .. " ", "FloatFooter" } }

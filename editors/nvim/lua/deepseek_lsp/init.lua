@@ -181,11 +181,14 @@ function M.status()
     table.insert(parts, string.format("%d job%s", running, running == 1 and "" or "s"))
   end
   if t.requests > 0 then
-    table.insert(parts, util.fmt_tokens(t.prompt + t.completion) .. " tok")
-    if t.prompt > 0 then
+    local approx = (t.estimated or 0) > 0 and "~" or "" -- some counts are estimates
+    table.insert(parts, approx .. util.fmt_tokens(t.prompt + t.completion) .. " tok")
+    if t.prompt > 0 and (t.estimated or 0) < t.requests then
       table.insert(parts, string.format("%d%% cached", math.floor(100 * t.hit / t.prompt + 0.5)))
     end
-    table.insert(parts, util.fmt_cost(t.cost))
+    if (t.unpriced or 0) < t.requests then -- no cost at all when no request had a price
+      table.insert(parts, util.fmt_cost(t.cost))
+    end
   end
   return table.concat(parts, " · ")
 end
@@ -203,8 +206,9 @@ function M.show_status()
         string.format("model: %s  ·  base URL: %s  ·  API key: %s", s.model, s.baseUrl, s.apiKeySet and "set" or "NOT SET"),
         string.format("running jobs: %d", #(s.jobs or {})),
         string.format(
-          "usage: %d requests · %s prompt (%s cached) · %s completion · %s",
+          "usage: %d requests%s · %s prompt (%s cached) · %s completion · %s",
           u.requests or 0,
+          (u.estimatedRequests or 0) > 0 and string.format(" (%d with estimated tokens)", u.estimatedRequests) or "",
           util.fmt_tokens(u.promptTokens),
           util.fmt_tokens(u.promptCacheHitTokens),
           util.fmt_tokens(u.completionTokens),

@@ -6,7 +6,7 @@ local M = {}
 
 M.jobs = {} ---@type table<string, table>  "clientId:jobId" -> job
 M.order = {} ---@type string[]
-M.totals = { requests = 0, prompt = 0, completion = 0, hit = 0, miss = 0, reasoning = 0, cost = 0 }
+M.totals = { requests = 0, prompt = 0, completion = 0, hit = 0, miss = 0, reasoning = 0, cost = 0, estimated = 0, unpriced = 0 }
 M.ui = {} ---@type table<string, table>
 local KEEP = 100
 
@@ -116,6 +116,12 @@ local function add_usage(u)
   t.miss = t.miss + (u.promptCacheMissTokens or 0)
   t.reasoning = t.reasoning + (u.reasoningTokens or 0)
   t.cost = t.cost + (u.cost or 0)
+  if u.estimated == true then
+    t.estimated = t.estimated + 1
+  end
+  if u.rate == "unpriced" or u.cost == nil then
+    t.unpriced = t.unpriced + 1
+  end
 end
 
 --- The `deepseek/stream` notification handler.
@@ -242,7 +248,7 @@ end
 
 function M.reset()
   M.jobs, M.order = {}, {}
-  M.totals = { requests = 0, prompt = 0, completion = 0, hit = 0, miss = 0, reasoning = 0, cost = 0 }
+  M.totals = { requests = 0, prompt = 0, completion = 0, hit = 0, miss = 0, reasoning = 0, cost = 0, estimated = 0, unpriced = 0 }
 end
 
 return M

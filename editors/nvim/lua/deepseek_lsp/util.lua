@@ -163,6 +163,16 @@ function M.fmt_tokens(n)
   return tostring(n)
 end
 
+--- A request's tokens: "1.2k tok", or "~1.2k tok (estimated)" when the server reported no usage
+--- and deepseek-lsp counted them itself.
+function M.fmt_usage_tokens(u)
+  local n = M.fmt_tokens((u.promptTokens or 0) + (u.completionTokens or 0))
+  if u.estimated == true then
+    return "~" .. n .. " tok (estimated)"
+  end
+  return n .. " tok"
+end
+
 function M.fmt_cost(c)
   c = c or 0
   if c == 0 then
@@ -178,7 +188,7 @@ end
 --- One request's cost and the rate it was billed at (DeepSeek bills by time of day):
 --- "$0.0012 (peak rate)", "$0.0006 (off-peak rate)", "$0.0012" for a flat price.
 function M.fmt_rated_cost(u)
-  if u.rate == "unpriced" then
+  if u.rate == "unpriced" or (u.rate ~= nil and u.cost == nil) then
     return "cost unknown (no price for this model)"
   elseif u.rate == "peak" or u.rate == "off-peak" then
     return string.format("%s (%s rate)", M.fmt_cost(u.cost), u.rate)

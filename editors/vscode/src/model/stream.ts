@@ -8,7 +8,11 @@ export interface LspRange { start: LspPosition; end: LspPosition }
 
 export interface Usage {
   promptTokens?: number; completionTokens?: number; promptCacheHitTokens?: number;
-  promptCacheMissTokens?: number; reasoningTokens?: number; cost?: number;
+  promptCacheMissTokens?: number; reasoningTokens?: number; cost?: number | null;
+  /** a request's counts were estimated here (the server reported no usage) */
+  estimated?: boolean;
+  /** the session's requests whose counts are estimates */
+  estimatedRequests?: number;
   [key: string]: unknown;
 }
 

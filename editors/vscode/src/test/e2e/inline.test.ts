@@ -58,8 +58,8 @@ async function driver(request: Record<string, unknown>): Promise<any> {
   return answer;
 }
 
-/** Ask for ghost text at the cursor as Alt+\ does (triggerKind Invoked): the command returns once
- * the providers answered. */
+/** Ask for ghost text at the cursor (Trigger Inline Suggestion, triggerKind Invoked): the command
+ * returns once the providers answered. */
 async function trigger(): Promise<void> {
   await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
 }
@@ -102,6 +102,18 @@ suite('DeepSeek inline completion', function () {
     assert.ok(caps.inlineCompletionProvider, 'inlineCompletionProvider announced');
     assert.ok(api.completion.enabled, 'on by default');
     assert.strictEqual(api.completion.item.text, '$(check) DeepSeek');
+  });
+
+  test('the keys the README names are VS Code\'s own: Tab, Ctrl+Right (next word), Escape; we bind none', async () => {
+    await vscode.commands.executeCommand('workbench.action.openDefaultKeybindingsFile');
+    const doc = await waitFor('default keybindings', () => vscode.window.activeTextEditor?.document.uri.toString().includes('keybindings') ? vscode.window.activeTextEditor.document : undefined);
+    const defaults = JSON.parse(doc.getText().split('\n').filter(l => !/^\s*\/\//.test(l)).join('\n')) as { key: string; command: string }[];
+    const keysOf = (command: string) => defaults.filter(d => d.command === command).map(d => d.key);
+    assert.ok(keysOf('editor.action.inlineSuggest.commit').includes('tab'), `commit: ${keysOf('editor.action.inlineSuggest.commit')}`);
+    assert.ok(keysOf('editor.action.inlineSuggest.acceptNextWord').includes('ctrl+right'), `next word: ${keysOf('editor.action.inlineSuggest.acceptNextWord')}`);
+    assert.ok(keysOf('editor.action.inlineSuggest.hide').includes('escape'), `hide: ${keysOf('editor.action.inlineSuggest.hide')}`);
+    const ours = (vscode.extensions.getExtension(EXT_ID)!.packageJSON.contributes.keybindings as { command: string }[]);
+    assert.deepStrictEqual(ours.filter(k => /inlineSuggest|Completion/.test(k.command)), [], 'no keybinding of ours for inline completion');
   });
 
   test('typing shows ghost text from the FIM reply; the real Tab key accepts it', async function () {
@@ -155,6 +167,26 @@ suite('DeepSeek inline completion', function () {
     assert.strictEqual(editor.document.getText(), before + 'n = 0\n', 'exactly the first line');
   });
 
+  test('another extension\'s inline completion provider is asked too; no editor.inlineSuggest setting is touched', async () => {
+    const before = 'def scale(values, k):\n    ';
+    const editor = await openAtEnd('ghost_other.py', before);
+    const asked: vscode.InlineCompletionTriggerKind[] = [];
+    const other = vscode.languages.registerInlineCompletionItemProvider({ pattern: '**/ghost_other.py' }, {
+      provideInlineCompletionItems(_doc, _pos, context) { asked.push(context.triggerKind); return []; },
+    });
+    try {
+      await fake('/_fake/enqueue', [{ content: 'return [v * k for v in values]' }]);
+      const sent = api.completion.sent;
+      await trigger();
+      assert.deepStrictEqual(asked, [vscode.InlineCompletionTriggerKind.Invoke], 'the other provider was asked');
+      assert.strictEqual(api.completion.sent, sent + 1, 'and ours');
+      await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
+      assert.strictEqual(editor.document.getText(), before + 'return [v * k for v in values]');
+    } finally { other.dispose(); }
+    const inspect = vscode.workspace.getConfiguration('editor').inspect('inlineSuggest');
+    assert.deepStrictEqual([inspect?.globalValue, inspect?.workspaceValue, inspect?.workspaceFolderValue], [undefined, undefined, undefined]);
+  });
+
   test('an answer VS Code no longer wants is cancelled: the fake sees the FIM request closed', async () => {
     await openAtEnd('ghost_cancel.py', 'def slow(values):\n    ');
     await fake('/_fake/enqueue', [{ hang: true }]); // headers, then nothing
@@ -196,9 +228,13 @@ suite('DeepSeek inline completion', function () {
 
     assert.strictEqual(await vscode.commands.executeCommand('deepseek.toggleCompletion'), true);
     assert.strictEqual(api.completion.item.text, '$(check) DeepSeek');
+    // VS Code asks its providers again only once the text or the cursor changed (the next keystroke):
+    // a fresh editor here. The server has the setting by then: didChangeConfiguration carries it.
+    const again = await openAtEnd('ghost_on.py', before);
     await trigger();
+    assert.strictEqual(api.completion.sent, sent + 1, 'sent again');
     await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
-    assert.strictEqual(editor.document.getText(), before + 'return str(item)', 'on again: the scripted reply arrives');
+    assert.strictEqual(again.document.getText(), before + 'return str(item)', 'on again: the scripted reply arrives');
     assert.strictEqual((await fimRequests()).length, 1);
   });
 });

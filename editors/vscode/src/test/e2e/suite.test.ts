@@ -378,7 +378,7 @@ suite('DeepSeek extension end to end', function () {
     const res = await waitFor('the driver looked at the UI', () => fs.existsSync(result + '.ui-response')
       ? JSON.parse(fs.readFileSync(result + '.ui-response', 'utf8')) : undefined, 40000);
     assert.ok(!res.error, res.error);
-    for (const c of ['DeepSeek: Explain', 'DeepSeek: Refactor', 'DeepSeek: Add docstring', 'DeepSeek: Write tests', 'DeepSeek: Set API key', 'DeepSeek: Chat']) {
+    for (const c of ['DeepSeek: Explain', 'DeepSeek: Refactor', 'DeepSeek: Add docstring', 'DeepSeek: Write tests', 'DeepSeek: Set API key', 'DeepSeek: Chat', 'DeepSeek: Toggle Inline Completion']) {
       assert.ok(res.palette.includes(c), `${c} in the palette: ${res.palette}`);
     }
     assert.ok(res.explainDom.includes('This computes the area of a circle.'), `explain panel DOM: ${res.explainDom}`);

@@ -65,3 +65,10 @@ test('costs say which of the time-of-day rates applied', () => {
   assert.equal(sessionCost({ cost: 0.002 }), '$0.0020');
   assert.match(usageLine({ promptTokens: 10, completionTokens: 5, cost: 0.0012, rate: 'peak' }), /\$0\.0012 \(peak rate\)$/);
 });
+
+test('estimated usage and unknown prices are shown as such, never as $0', () => {
+  const u = { promptTokens: 1200, completionTokens: 340, estimated: true, cost: null, rate: 'unpriced' };
+  assert.equal(usageLine(u), '~1.2k in · ~340 out (estimated) · cost unknown (no price for this model)');
+  assert.equal(statusSummary({ promptTokens: 2000, completionTokens: 400, estimatedRequests: 2, cost: null }), '~2.4k tok');
+  assert.equal(costWithRate(null, 'flat'), 'cost unknown (no price for this model)');
+});
