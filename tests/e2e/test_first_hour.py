@@ -29,8 +29,18 @@ def completions(fake: FakeDeepSeek) -> list[Any]:
     return [r for r in fake.requests if r.path.endswith("/chat/completions")]
 
 
-async def test_explain_dry_run_estimates_and_sends_nothing(lsp: Lsp, fake: FakeDeepSeek) -> None:
-    client, rec = lsp
+EXACT = {"DEEPSEEK_LSP_TOKENIZER": "exact"}  # these compare counts with the tokenizer's
+
+
+async def test_explain_dry_run_estimates_and_sends_nothing(fake: FakeDeepSeek) -> None:
+    client, rec = await start_client(server_config(fake.base_url, **EXACT))
+    try:
+        await _explain_dry_run(client, rec, fake)
+    finally:
+        await client.shutdown_session()
+
+
+async def _explain_dry_run(client: LanguageClient, rec: Recorder, fake: FakeDeepSeek) -> None:
     open_doc(client, URI, BIG)
     answer = await command(client, "deepseek.explain", {"uri": URI, "range": WHOLE, "dryRun": True})
     assert answer["dryRun"] is True and answer["model"] == "deepseek-chat"
@@ -89,7 +99,7 @@ async def test_chat_dry_run_sends_stores_and_starts_nothing(fake: FakeDeepSeek, 
     root = tmp_path / "project"
     root.mkdir()
     (root / "big.py").write_text(BIG)
-    chat = await start_chat(fake, tmp_path / "data", root=root)
+    chat = await start_chat(fake, tmp_path / "data", root=root, **EXACT)
     try:
         answer = await chat.cmd("deepseek.chat", {"message": "Explain #file:big.py", "dryRun": True})
         assert answer["dryRun"] is True and answer["confirm"] is True and "jobId" not in answer

@@ -276,6 +276,7 @@ def start_emacs(
         "DEEPSEEK_LSP_STATE_DIR": str(home / "deepseek-state"),
         "DEEPSEEK_LSP_CACHE_DIR": str(home / "deepseek-cache"),
         "DEEPSEEK_LSP_NO_CODE_CACHE": "1",
+        "DEEPSEEK_LSP_TOKENIZER": "estimate",  # 0.25 s of CPU less per server (see tokens.py)
         "DS_TEST_CLIENT": client,
         "DS_TEST_SNIPPET": str(SNIPPETS / f"{client}.el"),
         "DS_TEST_SOCKET": str(sockets / "emacs"),

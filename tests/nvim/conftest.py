@@ -218,6 +218,7 @@ def start_nvim(
         "DEEPSEEK_BASE_URL": fake.base_url,
         "DEEPSEEK_MODEL": "deepseek-chat",
         "DEEPSEEK_LSP_DATA_DIR": str(home / "deepseek-data"),
+        "DEEPSEEK_LSP_TOKENIZER": "estimate",  # 0.25 s of CPU less per server (see tokens.py)
     }
     startup = argv if argv is not None else ["--clean", "--cmd", f"set rtp^={PLUGIN}", *(args or [])]
     command = ["env", *(f"{k}={v}" for k, v in env.items()), binary, "--embed", "--headless", *startup]

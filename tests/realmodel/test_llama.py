@@ -23,8 +23,7 @@ from tests.e2e.test_rewrite import Editor
 
 from .conftest import N_CTX, LlamaServer
 
-# one llama server for the module: its tests run on one xdist worker (`--dist loadgroup`)
-pytestmark = [pytest.mark.timeout(300), pytest.mark.xdist_group("llama")]
+pytestmark = pytest.mark.timeout(300)
 
 URI = "file:///tmp/project/calc.py"
 CODE = """def mean(values):
