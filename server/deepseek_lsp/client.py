@@ -524,16 +524,28 @@ def _refused_stream_options(err: DeepSeekError, payload: dict[str, Any]) -> bool
     return err.status in (400, 422) and "stream_options" in payload and "stream_options" in err.message
 
 
-def _handle_event(data: str, result: StreamResult, host: str) -> StreamDelta | None:
+class _Done:
+    """The `[DONE]` event."""
+
+
+def _event_json(data: str, result: StreamResult | FimResult, host: str) -> Any:
+    """One SSE event's JSON (`_Done` for `[DONE]`); an error object or bad JSON raises."""
     if data.strip() == DONE:
         result.done = True
-        return None
+        return _Done
     try:
         raw = json.loads(data)
     except json.JSONDecodeError:
         raise _malformed(host, data) from None
     if isinstance(raw, dict) and "error" in raw:
         raise _error_object(raw, host, "mid-answer")
+    return raw
+
+
+def _handle_event(data: str, result: StreamResult, host: str) -> StreamDelta | None:
+    raw = _event_json(data, result, host)
+    if raw is _Done:
+        return None
     try:
         chunk = ChatChunk.model_validate(raw)
     except ValidationError:
@@ -570,17 +582,11 @@ def _handle_event(data: str, result: StreamResult, host: str) -> StreamDelta | N
 def _fim_event(data: str, result: FimResult, host: str) -> str | None:
     """One event of a FIM stream (`text_completion` chunks): its text, if any. Parsed with
     `json` alone: a ghost text's few hundred events must cost microseconds each."""
-    if data.strip() == DONE:
-        result.done = True
+    raw = _event_json(data, result, host)
+    if raw is _Done:
         return None
-    try:
-        raw = json.loads(data)
-    except json.JSONDecodeError:
-        raise _malformed(host, data) from None
     if not isinstance(raw, dict):
         raise _malformed(host, data)
-    if "error" in raw:
-        raise _error_object(raw, host, "mid-answer")
     return _fim_choice(raw, result, host, data)
 
 

@@ -28,7 +28,7 @@ from ...completion.related import HEAD_CHARS, Other, related_snippets
 from ...context import DocumentSnapshot, display_path
 from ...documents import Document, changes_for
 from ...errors import DeepSeekError
-from ...positions import Pos, to_offset
+from ...positions import Pos, to_offset, to_pos
 from ...pricing import UsageTotals
 from ...secrets import is_excluded
 from ...server import DeepSeekLanguageServer  # at run time: pygls resolves handler annotations
@@ -149,11 +149,12 @@ class CompletionFeature:
         if found is None:
             return empty
         suggestion, text = found
-        pos = params.position
-        line = text.split("\n", pos.line + 1)[pos.line] if pos.line < text.count("\n") + 1 else ""
-        before = line[: _column(line, pos.character, self.ls.encoding)]
+        pos, encoding = params.position, self.ls.encoding
+        offset = to_offset(text, Pos(pos.line, pos.character), encoding)
+        before = text[max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1 : offset]
         word = m.group() if (m := _WORD_BEFORE.search(before)) else ""
-        start = types.Position(line=pos.line, character=pos.character - _units(word, self.ls.encoding))
+        at = to_pos(text, offset - len(word), encoding)
+        start = types.Position(line=at.line, character=at.character)
         new_text = word + suggestion.text
         label = new_text.strip().split("\n", 1)[0].strip()
         item = types.CompletionItem(
@@ -402,26 +403,6 @@ class CompletionFeature:
             "usage": self.usage.to_dict(),
             "lastError": self.last_error,
         }
-
-
-def _column(line: str, character: int, encoding: str) -> int:
-    """The `str` index in `line` of an LSP character offset."""
-    if encoding == "utf-32":
-        return min(character, len(line))
-    units = 0
-    for i, ch in enumerate(line):
-        if units >= character:
-            return i
-        units += _units(ch, encoding)
-    return len(line)
-
-
-def _units(text: str, encoding: str) -> int:
-    if encoding == "utf-8":
-        return len(text.encode("utf-8", "surrogatepass"))
-    if encoding == "utf-16":
-        return len(text.encode("utf-16-le", "surrogatepass")) // 2
-    return len(text)
 
 
 def register(ls: DeepSeekLanguageServer) -> None:
