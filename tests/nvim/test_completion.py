@@ -225,6 +225,8 @@ def test_disabled_sends_nothing_until_enabled(fake: ThreadedFake, tmp_path: Path
         n.edit("calc.py", ADD)
         require_completion(n)
         insert_at_end(n, 2)
+        # InsertEnter's request, then the keystroke's: two (events before one runs count as one)
+        n.wait("return require('deepseek_lsp.completion').stats.skipped >= 1", what="a request skipped")
         type_keys(n, "a", "    return a")
         n.wait("return require('deepseek_lsp.completion').stats.skipped >= 2", what="requests skipped")
         assert n.lua("return require('deepseek_lsp.completion').stats.sent") == 0
