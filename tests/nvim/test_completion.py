@@ -354,3 +354,13 @@ def test_command_and_checkhealth_report_completion(nvim: Nvim) -> None:
     ):
         assert expected in text, f"{expected!r} not in:\n{text}"
     assert "ERROR" not in text and "WARNING" not in text, text
+
+
+def test_a_colorscheme_change_only_redefines_the_highlights(nvim: Nvim) -> None:
+    """A ColorScheme event must not set the plugin up a second time (one LspAttach hook)."""
+    count = "return #vim.api.nvim_get_autocmds({group = 'deepseek_lsp.completion', event = 'LspAttach'})"
+    assert nvim.lua(count) == 1
+    nvim.cmd("highlight clear")
+    nvim.cmd("doautocmd ColorScheme")
+    assert nvim.lua(count) == 1
+    assert nvim.lua("return vim.api.nvim_get_hl(0, {name = 'DeepSeekGhost'}).link") == "Comment"

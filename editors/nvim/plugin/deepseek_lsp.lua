@@ -47,29 +47,6 @@ require("deepseek_lsp.util").define_highlights()
 vim.api.nvim_create_autocmd("ColorScheme", {
   group = vim.api.nvim_create_augroup("deepseek_lsp.highlights", {}),
   callback = function()
-    vim.api.nvim_create_user_command("DeepSeekCompletion", function(o)
-  require("deepseek_lsp.completion").command(o)
-end, {
-  nargs = "?",
-  desc = "DeepSeek inline completion: enable, disable, toggle, status",
-  complete = function(arglead)
-    return vim.tbl_filter(function(c)
-      return vim.startswith(c, arglead)
-    end, { "enable", "disable", "toggle", "status" })
-  end,
-})
-
--- inline completion (ghost text) in the buffers a deepseek_lsp client attaches to
-vim.api.nvim_create_autocmd("LspAttach", {
-  group = vim.api.nvim_create_augroup("deepseek_lsp.completion", {}),
-  callback = function(ev)
-    local client = ev.data and vim.lsp.get_client_by_id(ev.data.client_id)
-    if client and client.name == "deepseek_lsp" then
-      require("deepseek_lsp.completion").attach(client, ev.buf)
-    end
-  end,
-})
-
-require("deepseek_lsp.util").define_highlights()
+    require("deepseek_lsp.util").define_highlights()
   end,
 })
