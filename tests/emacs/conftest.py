@@ -13,7 +13,6 @@ what to install; with CI=true in the environment a missing tool fails them inste
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
@@ -24,7 +23,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,7 +30,8 @@ from typing import Any
 
 import pytest
 
-from deepseek_lsp.fake import FakeDeepSeek, Reply
+from deepseek_lsp.fake import Reply
+from tests.threaded_fake import ThreadedFake as _ThreadedFake
 
 HERE = Path(__file__).resolve().parent
 HARNESS = HERE / "harness.el"
@@ -56,42 +55,9 @@ def require_editor(client: str) -> None:
         pytest.skip(reason)
 
 
-class ThreadedFake:
-    """FakeDeepSeek on its own event loop in a daemon thread (the test's own thread is blocking)."""
-
+class ThreadedFake(_ThreadedFake):
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.fake = FakeDeepSeek(api_key=KEY, default_delay=0.001)
-        self.call(self.fake.start())
-
-    def call(self, coro: Any, timeout: float = 10) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def _sync(self, fn: Callable[..., Any], *args: Any) -> Any:
-        async def run() -> Any:
-            return fn(*args)
-
-        return self.call(run())
-
-    @property
-    def base_url(self) -> str:
-        return self.fake.base_url
-
-    def enqueue(self, *replies: Reply | dict[str, Any]) -> None:
-        self._sync(self.fake.enqueue, *replies)
-
-    def reset(self) -> None:
-        self._sync(self.fake.reset)
-
-    def requests(self) -> list[Any]:
-        return list(self._sync(lambda: [r for r in self.fake.requests if r.path.endswith("completions")]))
-
-    def stop(self) -> None:
-        self.call(self.fake.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        super().__init__(KEY, default_delay=0.001)
 
 
 @pytest.fixture(scope="session")

@@ -88,7 +88,7 @@ def test_explain_is_a_message_a_markdown_file_and_a_plain_text_hover(
     final = emacs.state()
     assert final["prompts"] == []
     assert problems(final["messages"]) == []
-    assert len(fake.requests()) == 1
+    assert len(fake.completions()) == 1
 
 
 def test_docstring_rewrite_is_one_confirmed_edit(emacs: Emacs, fake: ThreadedFake) -> None:
@@ -109,7 +109,7 @@ def test_docstring_rewrite_is_one_confirmed_edit(emacs: Emacs, fake: ThreadedFak
     assert len(final["prompts"]) == 1, final["prompts"]
     assert "Server wants to edit" in final["prompts"][0]
     assert problems(final["messages"]) == []
-    assert len(fake.requests()) == 1
+    assert len(fake.completions()) == 1
 
 
 def test_refusing_the_rewrite_keeps_the_original_and_asks_once(emacs: Emacs, fake: ThreadedFake) -> None:
@@ -125,4 +125,4 @@ def test_refusing_the_rewrite_keeps_the_original_and_asks_once(emacs: Emacs, fak
     assert len(final["prompts"]) == 1, final["prompts"]
     assert final["minibufferPrompt"] is None
     assert [line for line in problems(final["messages"]) if "type=1" in line] == []
-    assert len(fake.requests()) == 1
+    assert len(fake.completions()) == 1

@@ -61,7 +61,7 @@ def test_explain_beside_another_server(emacs: Emacs, fake: ThreadedFake, tmp_pat
     assert final["warnings"] == ""  # no "Unknown notification: deepseek/stream"
     assert final["prompts"] == []
     assert problems(final["messages"]) == []
-    assert len(fake.requests()) == 1
+    assert len(fake.completions()) == 1
 
 
 def test_docstring_rewrite_is_one_edit_without_a_prompt(emacs: Emacs, fake: ThreadedFake) -> None:
@@ -75,4 +75,4 @@ def test_docstring_rewrite_is_one_edit_without_a_prompt(emacs: Emacs, fake: Thre
     assert final["prompts"] == []  # lsp-mode applies server edits without asking
     assert final["warnings"] == ""
     assert problems(final["messages"]) == []
-    assert len(fake.requests()) == 1
+    assert len(fake.completions()) == 1

@@ -7,14 +7,12 @@ wait polls Neovim's state with a deadline; nothing sleeps blindly.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,8 @@ import pytest
 
 pynvim = pytest.importorskip("pynvim")
 
-from deepseek_lsp.fake import FakeDeepSeek, Reply  # noqa: E402
+from deepseek_lsp.fake import Reply  # noqa: E402
+from tests.threaded_fake import ThreadedFake as _ThreadedFake  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "editors" / "nvim"
@@ -44,45 +43,9 @@ def nvim_binary() -> str | None:
     return shutil.which("nvim")
 
 
-class ThreadedFake:
-    """FakeDeepSeek on its own event loop in a daemon thread."""
-
+class ThreadedFake(_ThreadedFake):
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.fake = FakeDeepSeek(api_key=KEY, default_delay=0.002)
-        self.call(self.fake.start())
-
-    def call(self, coro: Any, timeout: float = 10) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def _sync(self, fn: Callable[..., Any], *args: Any) -> Any:
-        async def run() -> Any:
-            return fn(*args)
-
-        return self.call(run())
-
-    @property
-    def base_url(self) -> str:
-        return self.fake.base_url
-
-    def enqueue(self, *replies: Reply | dict[str, Any]) -> None:
-        self._sync(self.fake.enqueue, *replies)
-
-    def release(self) -> int:
-        return int(self._sync(self.fake.release))
-
-    def reset(self) -> None:
-        self._sync(self.fake.reset)
-
-    def requests(self) -> list[Any]:
-        return list(self._sync(lambda: list(self.fake.requests)))
-
-    def stop(self) -> None:
-        self.call(self.fake.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        super().__init__(KEY, default_delay=0.002)
 
 
 @pytest.fixture(scope="session")
