@@ -310,25 +310,8 @@ class FakeDeepSeek:
             await self._json(writer, 200, {**base, "choices": [choice], "usage": usage})
             seen.finished = time.monotonic()
             return
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\n"
-            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-        )
-
-        async def watch() -> None:
-            with contextlib.suppress(Exception):
-                while await reader.read(1024):
-                    pass
-            if seen.finished is None:
-                seen.disconnected = time.monotonic()
-            seen.closed.set()
-            self.changed.set()
-
-        watcher = asyncio.get_running_loop().create_task(watch())
-
-        def event(obj: Any) -> bytes:
-            data = b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
-            return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+        watcher = self._open_sse(reader, writer, seen)
+        event = _sse_event
 
         try:
             for i, piece in enumerate(reply.content):
@@ -356,6 +339,27 @@ class FakeDeepSeek:
                 seen.finished = time.monotonic()
             watcher.cancel()
             self.changed.set()
+
+    def _open_sse(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen, headers: bytes = b""
+    ) -> asyncio.Task[None]:
+        """Send an SSE response's head; the task it returns marks `seen` when the client hangs up."""
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\n"
+            + headers
+            + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        )
+
+        async def watch() -> None:
+            with contextlib.suppress(Exception):
+                while await reader.read(1024):
+                    pass
+            if seen.finished is None:
+                seen.disconnected = time.monotonic()
+            seen.closed.set()
+            self.changed.set()
+
+        return asyncio.get_running_loop().create_task(watch())
 
     async def _json(
         self, writer: asyncio.StreamWriter, status: int, obj: Any, extra: dict[str, str] | None = None
@@ -397,21 +401,7 @@ class FakeDeepSeek:
             else:
                 content = ["```python\n", *pieces, "```"]
                 skip = 1  # hang_after and error_after count the code's pieces, not the fence
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\n"
-            b"x-ds-trace-id: contract\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-        )
-
-        async def watch() -> None:
-            with contextlib.suppress(Exception):
-                while await reader.read(1024):
-                    pass
-            if seen.finished is None:
-                seen.disconnected = time.monotonic()
-            seen.closed.set()
-            self.changed.set()
-
-        watcher = asyncio.get_running_loop().create_task(watch())
+        watcher = self._open_sse(reader, writer, seen, b"x-ds-trace-id: contract\r\n")
         base = {"id": "c0ffee", "object": "chat.completion.chunk", "created": 1781233924, "model": model}
         base["system_fingerprint"] = "fp_8b33"
 
@@ -422,8 +412,7 @@ class FakeDeepSeek:
             obj["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
             if usage is not None or reply.v4:
                 obj["usage"] = usage
-            data = b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
-            return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+            return _sse_event(obj)
 
         async def send(data: bytes) -> None:
             if seen.closed.is_set():
@@ -527,3 +516,9 @@ class FakeDeepSeek:
 async def _pause(seen: Seen, delay: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(seen.closed.wait(), delay)
+
+
+def _sse_event(obj: Any) -> bytes:
+    """One `data:` event as an HTTP chunk."""
+    data = b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
